@@ -1,0 +1,1 @@
+"""CRM connectors, one module per CRM, behind the protocol in connectors.base."""

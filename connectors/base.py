@@ -1,0 +1,149 @@
+"""The one interface every CRM adapter implements, and the values that cross it.
+
+Core code never imports a concrete connector: it finds one by name through the
+``crm_bridge.connectors`` entry-point group (``crm_bridge.registry``). A
+connector raises only the errors in ``crm_bridge.errors``:
+
+    ConnectorError
+    ├── TransientError   retry later (refused, timeout, 5xx, 429)
+    ├── PermanentError   the CRM refused the data; show why, do not retry
+    └── AuthError        credentials refused; stop the run
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from crm_bridge.errors import AuthError, ConnectorError, PermanentError, TransientError
+from crm_bridge.models import Enquiry, ServiceDestination, Status
+
+__all__ = [
+    "AuthError",
+    "BaseMapping",
+    "CaseRef",
+    "CaseSnapshot",
+    "CaseUpdate",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorError",
+    "HasOfficerDesk",
+    "Note",
+    "PermanentError",
+    "TransientError",
+]
+
+
+class BaseMapping(BaseModel):
+    """``mappings/<connector>.yaml``: CRM statuses → bridge statuses, and field choices.
+
+    A connector that needs more (queues, classification codes) subclasses this;
+    unknown keys are refused like everywhere else in configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connector: str
+    statuses: dict[str, Status]
+
+    def bridge_status(self, crm_status: str) -> Status | None:
+        """The bridge status for ``crm_status``; None when the mapping does not know it."""
+        return self.statuses.get(crm_status) or self.statuses.get(crm_status.lower())
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """What a connector is given besides its settings."""
+
+    base_dir: Path
+    mapping: BaseMapping
+    council_name: str = ""
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """The CRM's own reference for the case opened for an enquiry."""
+
+    id: str
+    created: bool = True  # False when an existing case was found by external reference
+
+
+@dataclass(frozen=True)
+class Note:
+    """A follow-up or a link to a duplicate, added to the CRM case as a note."""
+
+    text: str
+    author: str
+    kind: str = "follow_up"  # follow_up | duplicate_link
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    case_ref: str
+    external_ref: str | None
+    crm_status: str
+    response: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseUpdate:
+    """One change in the CRM since the cursor: a new status, a response, or both.
+
+    ``event_id`` is unique per change within the CRM, so applying it twice is
+    detectable; ``cursor`` is what to pass back as ``since`` to resume after it.
+    """
+
+    event_id: str
+    case_ref: str
+    external_ref: str | None
+    occurred_at: datetime
+    cursor: str
+    crm_status: str | None = None
+    response: str | None = None
+    actor: str = ""
+    attachments: tuple[str, ...] = field(default=())
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A CRM adapter. ``create_case`` must be idempotent by the enquiry's id."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]
+    Mapping: ClassVar[type[BaseMapping]]
+
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef: ...
+
+    def add_note(self, case_ref: str, note: Note) -> None: ...
+
+    def get_case(self, case_ref: str) -> CaseSnapshot: ...
+
+    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]: ...
+
+    def health(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class HasOfficerDesk(Protocol):
+    """Optional capability: a CRM whose cases officers can work from the bridge's CLI
+    (only the embedded store; in a real CRM officers use the CRM itself)."""
+
+    def desk(self) -> Any: ...
+
+
+class ConnectorFactory(Protocol):
+    """The class registered under the entry point: builds a connector from validated settings."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]
+    Mapping: ClassVar[type[BaseMapping]]
+
+    def __call__(self, settings: Any, context: ConnectorContext) -> Connector: ...

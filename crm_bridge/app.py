@@ -1,0 +1,73 @@
+"""The bridge as one object: config, store, router and (on demand) the connector.
+
+The CLI, the portal and the demo all open a ``Bridge``, so they share one way
+of finding the config, checking the store's schema and building the connector.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from connectors.base import BaseMapping, Connector
+from crm_bridge.config.loader import LoadedConfig, load_config
+from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.registry import connector_class, connector_settings, load_mapping, open_connector
+from crm_bridge.routing import Router
+from crm_bridge.store.engine import make_engine
+from crm_bridge.store.migrate import ensure_current
+
+__all__ = ["Bridge", "config_path"]
+
+ENV_CONFIG = "CRM_BRIDGE_CONFIG"
+
+
+def config_path(given: str | None) -> Path:
+    """--config, else $CRM_BRIDGE_CONFIG, else ./config.yaml."""
+    return Path(given or os.environ.get(ENV_CONFIG) or "config.yaml")
+
+
+@dataclass
+class Bridge:
+    loaded: LoadedConfig
+    engine: Engine
+    router: Router
+    _connector: Connector | None = field(default=None, repr=False)
+    _mapping: BaseMapping | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: str | Path, check_schema: bool = True) -> Bridge:
+        loaded = load_config(path)
+        engine = make_engine(loaded.store_url)
+        if check_schema:
+            ensure_current(engine)
+        return cls(loaded, engine, Router(loaded.config))
+
+    @property
+    def config(self) -> CouncilConfig:
+        return self.loaded.config
+
+    def check_connector(self) -> BaseMapping:
+        """Validate the connector's settings and mapping without connecting."""
+        cls = connector_class(self.config.connector.type)
+        connector_settings(self.loaded, cls)
+        return load_mapping(self.loaded, cls)
+
+    def connector(self) -> Connector:
+        if self._connector is None:
+            self._connector = open_connector(self.loaded)
+        return self._connector
+
+    def mapping(self) -> BaseMapping:
+        if self._mapping is None:
+            self._mapping = load_mapping(self.loaded, connector_class(self.config.connector.type))
+        return self._mapping
+
+    def close(self) -> None:
+        if self._connector is not None:
+            self._connector.close()
+            self._connector = None
+        self.engine.dispose()

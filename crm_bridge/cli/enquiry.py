@@ -1,0 +1,262 @@
+"""`enquiry add | list | show | retry`: log and follow enquiries from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from crm_bridge.app import Bridge
+from crm_bridge.cli.context import CliContext
+from crm_bridge.cli.output import emit_json, json_option, table
+from crm_bridge.errors import InputError, NotFoundError
+from crm_bridge.intake import draft_from, log_enquiry
+from crm_bridge.models import Channel, Enquiry, Status
+from crm_bridge.store.enquiries import EnquiryFilter, add_history, get_enquiry, list_enquiries
+from crm_bridge.store.enquiries import set_fields
+from crm_bridge.store.tables import outbox
+
+__all__ = ["enquiry"]
+
+
+@click.group()
+def enquiry() -> None:
+    """Log, list and show enquiries."""
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask(value: Any, flag: str, prompt: str, choices: list[str] | None = None,
+         default: Any = None) -> Any:
+    """The flag's value, else a prompt (offering the configured choices), else an error."""
+    if value not in (None, ""):
+        return value
+    if not _interactive():
+        if default is not None:
+            return default
+        raise InputError(flag, "is required: pass it as a flag (or run in a terminal to be asked)")
+    kind = click.Choice(choices) if choices else str
+    if choices:
+        click.echo(f"{prompt}: " + ", ".join(choices), err=True)
+    return click.prompt(prompt, type=kind, default=default, err=True)
+
+
+def _parse_received(text: str | None, bridge: Bridge) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError("--received", f"'{text}' is not a date and time like "
+                         "2026-07-01T09:30 or 2026-07-01") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=bridge.router.calendar.zone)
+    return value
+
+
+@enquiry.command("add")
+@click.option("--member", help="Member id (who the constituent contacted).")
+@click.option("--category", help="Category id (the drop-down choice).")
+@click.option("--description", help="What the constituent asked for.")
+@click.option("--name", "constituent_name", help="Constituent's name.")
+@click.option("--address", help="Constituent's address.")
+@click.option("--postcode", help="Constituent's postcode.")
+@click.option("--email", help="Constituent's e-mail.")
+@click.option("--phone", help="Constituent's phone.")
+@click.option("--uprn", help="Property reference (UPRN), if known.")
+@click.option("--consent/--no-consent", default=None,
+              help="Did the constituent agree to share with the ward's other members?")
+@click.option("--channel", type=click.Choice([c.value for c in Channel]),
+              help="How the constituent got in touch [default: email].")
+@click.option("--location", help="Where the problem is (street, landmark).")
+@click.option("--ward", help="Ward id (defaults to a councillor's own ward).")
+@click.option("--received", help="When it was received, e.g. 2026-07-01T09:30 [default: now].")
+@click.option("--logged-by", help="Who is logging it [default: your login name].")
+@json_option
+@click.pass_obj
+def add(ctx: CliContext, member: str | None, category: str | None, description: str | None,
+        constituent_name: str | None, address: str | None, postcode: str | None,
+        email: str | None, phone: str | None, uprn: str | None, consent: bool | None,
+        channel: str | None, location: str | None, ward: str | None, received: str | None,
+        logged_by: str | None, as_json: bool) -> None:
+    """Log an enquiry; it is stored at once and sent to the CRM on the next sync."""
+    bridge = ctx.bridge()
+    config = bridge.config
+    draft = draft_from({
+        "member_id": _ask(member, "--member", "Member", [m.id for m in config.members]),
+        "category_id": _ask(category, "--category", "Category",
+                            [c.id for c in config.categories]),
+        "description": _ask(description, "--description", "Description"),
+        "constituent": {
+            "name": _ask(constituent_name, "--name", "Constituent's name"),
+            "address": address, "postcode": postcode, "email": email, "phone": phone,
+            "uprn": uprn,
+        },
+        "consent_to_share": consent if consent is not None else (
+            click.confirm("Share with the ward's other members?", default=False, err=True)
+            if _interactive() else _missing_consent()),
+        "channel": channel or Channel.EMAIL.value,
+        "location": location,
+        "ward_id": ward,
+        "received_at": _parse_received(received, bridge),
+        "logged_by": logged_by or getpass.getuser(),
+    })
+    logged = log_enquiry(bridge.engine, config, bridge.router, draft)
+    if as_json:
+        emit_json(logged.model_dump(mode="json"))
+        return
+    service = config.service(logged.service_id)
+    click.echo(f"{logged.reference} logged: routed to {service.name if service else '?'}, "
+               f"response due {logged.target_date:%a %d %b %Y}")
+
+
+def _missing_consent() -> bool:
+    raise InputError("--consent", "say --consent or --no-consent: the constituent's answer "
+                     "on sharing with the ward's other members")
+
+
+def _status(value: str | None) -> Status | None:
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        raise InputError("--status", f"unknown status '{value}': use one of "
+                         + ", ".join(s.value for s in Status)) from None
+
+
+def _check_id(bridge: Bridge, flag: str, value: str | None, known: list[str]) -> None:
+    from crm_bridge.suggest import unknown
+
+    if value is not None and value not in known:
+        raise InputError(flag, unknown(flag.lstrip("-"), value, known))
+
+
+@enquiry.command("list")
+@click.option("--member", help="Only this member's enquiries.")
+@click.option("--ward", help="Only this ward's.")
+@click.option("--category", help="Only this category.")
+@click.option("--status", help="Only this status (e.g. failed_to_send).")
+@click.option("--overdue", is_flag=True, help="Only those past their target date.")
+@click.option("--open", "open_only", is_flag=True, help="Only those still awaiting a response.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@json_option
+@click.pass_obj
+def list_command(ctx: CliContext, member: str | None, ward: str | None, category: str | None,
+                 status: str | None, overdue: bool, open_only: bool, limit: int,
+                 as_json: bool) -> None:
+    """List enquiries, newest first."""
+    bridge = ctx.bridge()
+    config = bridge.config
+    _check_id(bridge, "--member", member, [m.id for m in config.members])
+    _check_id(bridge, "--ward", ward, [w.id for w in config.wards])
+    _check_id(bridge, "--category", category, [c.id for c in config.categories])
+    where = EnquiryFilter(member_id=member, ward_id=ward, category_id=category,
+                          status=_status(status), overdue=True if overdue else None,
+                          open_only=open_only)
+    with bridge.engine.connect() as conn:
+        found = list_enquiries(conn, where, limit=limit)
+    if as_json:
+        emit_json([_summary(e) for e in found])
+        return
+    if not found:
+        click.echo("no enquiries match")
+        return
+    table(["reference", "received", "member", "category", "status", "target", "overdue"],
+          [[e.reference, _local(bridge, e.received_at).date(), e.member_id, e.category_id,
+            e.status.value, e.target_date, "yes" if e.overdue else ""] for e in found])
+
+
+def _summary(e: Enquiry) -> dict[str, Any]:
+    return e.model_dump(mode="json", exclude={"history", "constituent", "consent"}) | {
+        "consent_to_share": e.consent.to_share}
+
+
+def _local(bridge: Bridge, value: datetime) -> datetime:
+    return value.astimezone(bridge.router.calendar.zone)
+
+
+def _load(bridge: Bridge, reference: str) -> Enquiry:
+    with bridge.engine.connect() as conn:
+        found = get_enquiry(conn, reference)
+    if found is None:
+        raise NotFoundError(f"no enquiry '{reference}': check the reference (like ENQ-2026-000123)")
+    return found
+
+
+@enquiry.command("show")
+@click.argument("reference")
+@json_option
+@click.pass_obj
+def show(ctx: CliContext, reference: str, as_json: bool) -> None:
+    """Show one enquiry in full, with its history."""
+    bridge = ctx.bridge()
+    found = _load(bridge, reference)
+    if as_json:
+        emit_json(found.model_dump(mode="json"))
+        return
+    config = bridge.config
+    member = config.member(found.member_id)
+    service = config.service(found.service_id)
+    person = found.constituent
+    lines = [
+        f"{found.reference}  [{found.status.value}{', OVERDUE' if found.overdue else ''}]",
+        f"member:       {member.name if member else found.member_id}",
+        f"ward:         {found.ward_id or '-'}",
+        f"category:     {found.category_id} → {service.name if service else found.service_id}",
+        f"received:     {_local(bridge, found.received_at):%a %d %b %Y %H:%M} "
+        f"({found.channel.value}, logged by {found.logged_by})",
+        f"warning date: {found.warning_date:%a %d %b %Y}",
+        f"target date:  {found.target_date:%a %d %b %Y}",
+        f"CRM case:     {found.crm_ref or '-'}",
+        f"constituent:  {person.name}"
+        + "".join(f", {v}" for v in (person.address, person.postcode) if v),
+        f"consent:      {'shared with ward colleagues' if found.consent.to_share else 'not shared'}",
+        f"location:     {found.location or '-'}",
+        "",
+        found.description,
+    ]
+    if found.failure_reason:
+        lines += ["", f"failed to send: {found.failure_reason}"]
+    if found.response:
+        lines += ["", "response:", found.response]
+    if found.linked:
+        lines += ["", "linked: " + ", ".join(found.linked)]
+    lines += ["", "history:"]
+    lines += [f"  {_local(bridge, h.at):%Y-%m-%d %H:%M}  {h.event:<15} {h.actor:<14} {h.detail}"
+              for h in found.history]
+    click.echo("\n".join(lines))
+
+
+@enquiry.command("retry")
+@click.argument("reference")
+@click.pass_obj
+def retry(ctx: CliContext, reference: str) -> None:
+    """Queue a failed enquiry to be sent again on the next sync."""
+    bridge = ctx.bridge()
+    found = _load(bridge, reference)
+    now = datetime.now().astimezone()
+    with bridge.engine.begin() as conn:
+        changed = conn.execute(
+            outbox.update()
+            .where(outbox.c.enquiry_id == str(found.id), outbox.c.state == "failed")
+            .values(state="pending", not_before=None, last_error=None)
+        ).rowcount
+        if not changed:
+            pending = conn.execute(select(outbox.c.id).where(
+                outbox.c.enquiry_id == str(found.id), outbox.c.state == "pending")).first()
+            raise InputError("REFERENCE", f"{found.reference} has nothing to retry" +
+                             (": it is already waiting for the next sync" if pending else ""))
+        if found.status is Status.FAILED_TO_SEND:
+            set_fields(conn, str(found.id), now, status=Status.LOGGED.value, failure_reason=None)
+        add_history(conn, str(found.id), now, "requeued", getpass.getuser(),
+                    "queued to send again on the next sync", Status.LOGGED)
+    click.echo(f"{found.reference} queued: it will be sent on the next sync")
+
+

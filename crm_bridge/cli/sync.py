@@ -1,0 +1,45 @@
+"""`sync`: push the outbox, pull CRM updates, mark overdue. Run it from cron.
+
+Exit 0: all done (or another run holds the lock); 1: some items failed or
+the CRM refused our credentials; 2: configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import click
+
+from crm_bridge.cli.context import CliContext
+from crm_bridge.cli.output import emit_json, json_option
+from crm_bridge.store.locks import LockBusy
+from crm_bridge.sync.runner import STEPS, run_sync
+
+__all__ = ["sync"]
+
+
+@click.command()
+@click.option("--only", type=click.Choice(STEPS), multiple=True,
+              help="Run only this step (repeatable): push, pull, overdue.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change nothing.")
+@json_option
+@click.pass_obj
+def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Send new enquiries and notes to the CRM and bring back its changes."""
+    bridge = ctx.bridge()
+    connector = bridge.connector()
+    try:
+        report = run_sync(bridge.engine, connector, bridge.mapping(), bridge.config,
+                          only=only or STEPS, dry_run=dry_run)
+    except LockBusy as busy:
+        if as_json:
+            emit_json({"ok": True, "skipped": str(busy)})
+        else:
+            click.echo(str(busy))
+        return
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for line in report.problems:
+            click.echo(line, err=not dry_run)
+        click.echo(report.summary())
+    if not report.ok:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,89 @@
+"""Cross-reference checks pydantic cannot do field by field: ids unique, every id named exists."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.config.yamlsource import LocatedData
+from crm_bridge.errors import ConfigIssue
+from crm_bridge.models import Role
+from crm_bridge.suggest import unknown
+
+__all__ = ["cross_reference_issues"]
+
+
+def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for section in ("members", "wards", "services", "categories"):
+        items = getattr(config, section)
+        counts = Counter(item.id for item in items)
+        for index, item in enumerate(items):
+            if counts[item.id] > 1:
+                issues.append(
+                    source.issue(
+                        (section, index, "id"),
+                        f"duplicate id '{item.id}': every entry in {section} needs its own id",
+                    )
+                )
+    member_ids = {m.id for m in config.members}
+    ward_ids = {w.id for w in config.wards}
+    service_ids = {s.id for s in config.services}
+    seats: dict[str, str] = {}
+    for w_index, ward in enumerate(config.wards):
+        for m_index, member_id in enumerate(ward.members):
+            path = ("wards", w_index, "members", m_index)
+            member = config.member(member_id)
+            if member is None:
+                issues.append(source.issue(path, unknown("member", member_id, member_ids)))
+            elif member.role is not Role.COUNCILLOR:
+                issues.append(
+                    source.issue(
+                        path,
+                        f"'{member_id}' is an {member.role.value.upper()}: only councillors "
+                        "sit for a ward; remove them from the ward's members",
+                    )
+                )
+            elif member_id in seats:
+                issues.append(
+                    source.issue(
+                        path,
+                        f"'{member_id}' already sits for ward '{seats[member_id]}': "
+                        "a councillor belongs to one ward",
+                    )
+                )
+            else:
+                seats[member_id] = ward.id
+    for m_index, member in enumerate(config.members):
+        if member.role is Role.COUNCILLOR and member.id not in seats:
+            issues.append(
+                source.issue(
+                    ("members", m_index, "id"),
+                    f"councillor '{member.id}' is in no ward: add them to one ward's members",
+                )
+            )
+    for c_index, category in enumerate(config.categories):
+        if category.service not in service_ids:
+            issues.append(
+                source.issue(
+                    ("categories", c_index, "service"),
+                    unknown("service", category.service, service_ids),
+                )
+            )
+        for ward_id, service_id in category.ward_services.items():
+            override = ("categories", c_index, "ward_services", ward_id)
+            if ward_id not in ward_ids:
+                issues.append(source.issue(override, unknown("ward", ward_id, ward_ids)))
+            if service_id not in service_ids:
+                issues.append(source.issue(override, unknown("service", service_id, service_ids)))
+    for s_index, service in enumerate(config.services):
+        warning = service.warning_days
+        if warning is not None and warning >= service.response_days:
+            issues.append(
+                source.issue(
+                    ("services", s_index, "warning_days"),
+                    f"{warning} is not fewer than response_days ({service.response_days}): "
+                    "the heads-up must come before the deadline",
+                )
+            )
+    return issues

@@ -1,0 +1,129 @@
+"""Load and check a council's configuration file; every problem is reported with file and line."""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from crm_bridge.config.checks import cross_reference_issues
+from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.config.yamlsource import LocatedData, read_yaml
+from crm_bridge.errors import ConfigError, ConfigIssue
+from crm_bridge.suggest import did_you_mean
+
+__all__ = ["LoadedConfig", "load_config", "validation_issues"]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration and where it came from (relative paths resolve beside it)."""
+
+    config: CouncilConfig
+    path: Path
+    source: LocatedData
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    @property
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite file taken beside the config file."""
+        url = self.config.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and url != "sqlite:///:memory:":
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> LoadedConfig:
+    """Read, interpolate, validate and cross-check ``path``; ConfigError lists every issue."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such file: pass --config PATH, set CRM_BRIDGE_CONFIG, "
+            "or create one with 'crm-bridge init DIR'"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the file: {exc}") from None
+    source = read_yaml(text, str(file), environ)
+    if not isinstance(source.data, dict):
+        raise ConfigError(
+            issues=[ConfigIssue(str(file), 1, "", "the file must be a mapping of sections "
+                                "(council:, members:, wards:, services:, categories:)")]
+        )
+    try:
+        config = CouncilConfig.model_validate(source.data)
+    except ValidationError as exc:
+        raise ConfigError(issues=validation_issues(exc, source, CouncilConfig)) from None
+    issues = cross_reference_issues(config, source)
+    if issues:
+        raise ConfigError(issues=issues)
+    return LoadedConfig(config=config, path=file.resolve(), source=source)
+
+
+def validation_issues(
+    exc: ValidationError, source: LocatedData, model: type[BaseModel], prefix: tuple[Any, ...] = ()
+) -> list[ConfigIssue]:
+    """Turn pydantic's errors into located, one-line issues with a hint at the fix."""
+    issues = []
+    for error in exc.errors(include_url=False):
+        loc = (*prefix, *error["loc"])
+        if loc and loc[-1] == "[key]":
+            # pydantic's marker for a bad mapping key: the key's own path already names it.
+            loc = loc[:-1]
+        relative = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            allowed = _fields_at(model, relative[:-1])
+            message = f"unknown key '{relative[-1]}'{did_you_mean(str(relative[-1]), allowed)}"
+        elif error["type"] == "missing":
+            message = "is required but missing: add it"
+        else:
+            message = error["msg"]
+            if error["type"] not in ("value_error", "assertion_error") and "input" in error:
+                shown = error["input"]
+                if isinstance(shown, str | int | float | bool) and len(str(shown)) < 60:
+                    message += f" (got {shown!r})"
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+        issues.append(source.issue(loc, message))
+    return issues
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found by walking ``loc`` down from ``model``."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, str) and isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            args = typing.get_args(current)
+            current = args[-1] if args else current
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Model | None`` → ``Model``."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        non_none = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(non_none) == 1:
+            return non_none[0]
+    return annotation

@@ -1,0 +1,104 @@
+"""The bridge's error tree, by what the caller should do about each error.
+
+    CrmBridgeError
+    ├── ConfigError            bad configuration or usage: exit 2, name the field and the fix
+    ├── InputError             bad input from a user (form, CLI flag): refuse, name the field
+    ├── NotFoundError          a reference or id that does not exist
+    └── ConnectorError         anything a CRM connector raises
+        ├── TransientError     (ConnectorUnavailable) retry later: refused, timeout, 5xx, 429
+        ├── PermanentError     (ConnectorRejected) the CRM refused the data: do not retry, show why
+        └── AuthError          (ConnectorAuthError) credentials refused: stop the run
+
+Connectors translate their vendor's errors into these at one boundary each, so
+sync decides what to do from the type alone.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConfigIssue",
+    "ConnectorAuthError",
+    "ConnectorError",
+    "ConnectorRejected",
+    "ConnectorUnavailable",
+    "CrmBridgeError",
+    "InputError",
+    "NotFoundError",
+    "PermanentError",
+    "TransientError",
+]
+
+from dataclasses import dataclass
+
+
+class CrmBridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a configuration file, located for the person who must fix it."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}{field} {self.message}"
+
+
+class ConfigError(CrmBridgeError):
+    """Configuration or usage is wrong; the CLI exits 2 and prints each issue on one line."""
+
+    def __init__(self, message: str = "", issues: list[ConfigIssue] | None = None) -> None:
+        self.issues = list(issues or [])
+        if not message:
+            message = "\n".join(str(issue) for issue in self.issues)
+        super().__init__(message)
+
+
+class InputError(CrmBridgeError):
+    """A user-supplied value is invalid; ``field`` names it so the form or flag can be fixed."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class NotFoundError(CrmBridgeError):
+    """The enquiry, case or user asked for does not exist."""
+
+
+class ConnectorError(CrmBridgeError):
+    """Base of the errors a connector raises."""
+
+
+class TransientError(ConnectorError):
+    """The CRM could not be reached or was busy; the same call may succeed later.
+
+    ``retry_after`` carries the server's Retry-After, in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class PermanentError(ConnectorError):
+    """The CRM refused the data; retrying the same call will not help."""
+
+
+class AuthError(ConnectorError):
+    """The CRM refused the bridge's credentials; nothing will work until they are fixed."""
+
+
+# The names used by the design card.
+ConnectorUnavailable = TransientError
+ConnectorRejected = PermanentError
+ConnectorAuthError = AuthError

@@ -1,0 +1,1 @@
+"""The state store: enquiries, history, outbox, cursors, locks (SQLAlchemy + Alembic)."""

@@ -1,0 +1,54 @@
+"""Schema migrations through Alembic, run from the bridge's own CLI (`crm-bridge db upgrade`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from crm_bridge.errors import ConfigError
+
+__all__ = ["current_revision", "ensure_current", "head_revision", "upgrade"]
+
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the schema to ``revision``; returns (before, after)."""
+    before = current_revision(engine)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return before, head_revision() if revision == "head" else revision
+
+
+def ensure_current(engine: Engine) -> None:
+    """Refuse to work on a store whose schema is missing or behind the code."""
+    current = current_revision(engine)
+    if current != head_revision():
+        state = "has no tables" if current is None else f"is at revision {current}"
+        raise ConfigError(
+            f"the state store {state}; run 'crm-bridge db upgrade' to bring it up to date"
+        )

@@ -1,0 +1,135 @@
+"""The outbox: work for the CRM, written in the same transaction as the change that needs it.
+
+Sync claims rows one at a time. On PostgreSQL the claim is ``FOR UPDATE SKIP
+LOCKED`` inside a transaction held across the CRM call, so several sync
+processes share the work without taking the same row. On SQLite one sync runs
+at a time (the sync lock), so a row is read without a lock and its result is
+written in a short transaction of its own, leaving the database free for the
+portal while the CRM answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, or_, select, update
+
+from crm_bridge.store.tables import outbox
+
+__all__ = [
+    "Claim",
+    "claims",
+    "enqueue",
+    "mark_done",
+    "mark_failed",
+    "mark_retry",
+    "pending_count",
+]
+
+
+def enqueue(
+    conn: Connection, enquiry_id: str, kind: str, payload: dict[str, Any], now: datetime
+) -> None:
+    conn.execute(
+        outbox.insert().values(
+            enquiry_id=enquiry_id, kind=kind, payload=payload, state="pending",
+            attempts=0, created_at=now,
+        )
+    )
+
+
+@dataclass
+class Claim:
+    """One outbox row taken by this sync; ``writer()`` gives the transaction to record it in."""
+
+    id: int
+    enquiry_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    _engine: Engine
+    _held: Connection | None
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        if self._held is not None:
+            yield self._held
+        else:
+            with self._engine.begin() as conn:
+                yield conn
+
+
+def _pending(now: datetime) -> Any:
+    return (outbox.c.state == "pending") & or_(
+        outbox.c.not_before.is_(None), outbox.c.not_before <= now
+    )
+
+
+def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None) -> Iterator[Claim]:
+    """Yield pending rows oldest first until none is left (or left for later)."""
+    condition = _pending(now)
+    if kinds:
+        condition = condition & outbox.c.kind.in_(kinds)
+    if engine.dialect.name == "postgresql":
+        while True:
+            with engine.begin() as conn:
+                row = conn.execute(
+                    select(outbox).where(condition).order_by(outbox.c.id).limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    return
+                yield _claim(row, engine, conn)
+        return
+    last_id = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox).where(condition & (outbox.c.id > last_id))
+                .order_by(outbox.c.id).limit(500)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            last_id = row.id
+            yield _claim(row, engine, None)
+
+
+def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:
+    return Claim(row.id, row.enquiry_id, row.kind, dict(row.payload or {}), row.attempts,
+                 engine, held)
+
+
+def mark_done(conn: Connection, claim: Claim, now: datetime) -> None:
+    conn.execute(
+        update(outbox).where(outbox.c.id == claim.id)
+        .values(state="done", done_at=now, attempts=claim.attempts + 1, last_error=None)
+    )
+
+
+def mark_retry(
+    conn: Connection, claim: Claim, error: str, not_before: datetime | None = None
+) -> None:
+    conn.execute(
+        update(outbox).where(outbox.c.id == claim.id)
+        .values(attempts=claim.attempts + 1, last_error=error, not_before=not_before)
+    )
+
+
+def mark_failed(conn: Connection, claim: Claim, error: str, now: datetime) -> None:
+    conn.execute(
+        update(outbox).where(outbox.c.id == claim.id)
+        .values(state="failed", attempts=claim.attempts + 1, last_error=error, done_at=now)
+    )
+
+
+def pending_count(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(outbox).where(outbox.c.state == "pending")
+        ).scalar_one()
+    )

@@ -1,0 +1,149 @@
+"""The state store's tables (SQLAlchemy Core). Alembic migrations create and change them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from crm_bridge.store.types import UtcDateTime
+
+__all__ = [
+    "counters",
+    "enquiries",
+    "enquiry_history",
+    "enquiry_links",
+    "locks",
+    "metadata",
+    "outbox",
+    "sync_cursors",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UTC_TIME = UtcDateTime()
+
+enquiries = Table(
+    "enquiries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("reference", String(20), nullable=False, unique=True),
+    Column("member_id", String(64), nullable=False, index=True),
+    Column("logged_by", String(200), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("constituent_name", String(200), nullable=False),
+    Column("constituent_address", Text),
+    Column("constituent_postcode", String(10)),
+    Column("constituent_email", String(320)),
+    Column("constituent_phone", String(40)),
+    Column("constituent_uprn", String(12)),
+    Column("consent_to_share", Boolean, nullable=False),
+    Column("consent_recorded_by", String(200), nullable=False),
+    Column("consent_recorded_at", UTC_TIME, nullable=False),
+    Column("category_id", String(64), nullable=False, index=True),
+    Column("service_id", String(64), nullable=False),
+    Column("ward_id", String(64), index=True),
+    Column("description", Text, nullable=False),
+    Column("location", Text),
+    Column("received_at", UTC_TIME, nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("warning_date", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("crm_ref", String(200)),
+    Column("response", Text),
+    Column("responded_at", UTC_TIME),
+    Column("closed_at", UTC_TIME),
+    Column("overdue", Boolean, nullable=False, default=False),
+    Column("failure_reason", Text),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+    Index("ix_enquiries_open_target", "overdue", "target_date"),
+    Index("ix_enquiries_status", "status"),
+    Index("ix_enquiries_crm_ref", "crm_ref"),
+)
+
+enquiry_history = Table(
+    "enquiry_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("at", UTC_TIME, nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("status", String(20)),
+    # The CRM's own id for the change this row records: applying it twice is refused.
+    Column("crm_event_id", String(200)),
+    UniqueConstraint("enquiry_id", "crm_event_id", name="uq_history_crm_event"),
+)
+
+enquiry_links = Table(
+    "enquiry_links",
+    metadata,
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("linked_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("kind", String(20), nullable=False, default="duplicate"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # create_case | add_note
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("state", String(10), nullable=False, default="pending"),  # pending | done | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTC_TIME),
+    Column("last_error", Text),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("done_at", UTC_TIME),
+    Index("ix_outbox_pending", "state", "id"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTC_TIME, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("since", UTC_TIME, nullable=False),
+)

@@ -1,0 +1,39 @@
+"""What one sync run did, for the one-line summary and for `--json` monitoring."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["SyncReport"]
+
+
+@dataclass
+class SyncReport:
+    pushed: int = 0
+    notes: int = 0
+    updated: int = 0
+    failed: int = 0
+    deferred: int = 0
+    overdue: int = 0
+    reminders: int = 0
+    duration: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    aborted: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.deferred == 0 and self.aborted is None
+
+    def summary(self) -> str:
+        text = (
+            f"sync: pushed {self.pushed}, notes {self.notes}, updated {self.updated}, "
+            f"failed {self.failed}, retry later {self.deferred}, overdue {self.overdue} "
+            f"({self.duration:.2f} s)"
+        )
+        return f"{text}; stopped: {self.aborted}" if self.aborted else text
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
