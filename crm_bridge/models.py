@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "ID_PATTERN",
     "OPEN_STATUSES",
     "Category",
     "Channel",
@@ -37,10 +38,10 @@ __all__ = [
     "Ward",
 ]
 
-_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Identifier = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_ID_PATTERN),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_PATTERN),
 ]
 """Lower-case ids used in config and on the command line: ``roads``, ``cllr-ann-smith``."""
 

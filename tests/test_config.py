@@ -158,8 +158,8 @@ def test_interpolated_number_is_still_checked(example_text: str, tmp_path: Path)
     assert load(path).config.smtp.port == 25
     lines = error_lines(path, environ={"SMTP_PORT": "twenty-five"})
     assert lines == [
-        f"{path}:{line_of(text, 'port: ${SMTP_PORT')} smtp.port: Input should be a valid "
-        "integer, unable to parse string as an integer (got 'twenty-five')"
+        f"{path}:{line_of(text, 'port: ${SMTP_PORT')} smtp.port: must be a whole "
+        "number (got 'twenty-five')"
     ]
 
 
@@ -291,7 +291,7 @@ def test_invalid_role(example_text: str, tmp_path: Path) -> None:
     text = replace_once(example_text, "    role: mp\n", "    role: member\n")
     path = write(tmp_path, text)
     assert error_lines(path) == [
-        f"{path}:{line_of(text, 'role: member')} members[18].role: Input should be "
+        f"{path}:{line_of(text, 'role: member')} members[18].role: must be one of "
         "'councillor', 'mp', 'msp' or 'mep' (got 'member')"
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from crm_bridge.config.checks import cross_reference_issues
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.config.yamlsource import LocatedData, read_yaml
 from crm_bridge.errors import ConfigError, ConfigIssue
+from crm_bridge.models import ID_PATTERN
 from crm_bridge.suggest import did_you_mean
 
 __all__ = ["LoadedConfig", "load_config", "validation_issues"]
@@ -89,6 +91,11 @@ def validation_issues(
             message = f"unknown key '{relative[-1]}'{did_you_mean(str(relative[-1]), allowed)}"
         elif error["type"] == "missing":
             message = "is required but missing: add it"
+        elif error["type"] in _PLAIN_WORDS:
+            message = _PLAIN_WORDS[error["type"]](error.get("ctx") or {})
+            shown = error.get("input")
+            if isinstance(shown, str | int | float | bool) and len(str(shown)) < 60:
+                message += f" (got {shown!r})"
         else:
             message = error["msg"]
             if error["type"] not in ("value_error", "assertion_error") and "input" in error:
@@ -99,6 +106,25 @@ def validation_issues(
                 message = message[len("Value error, ") :]
         issues.append(source.issue(loc, message))
     return issues
+
+
+def _pattern_words(ctx: dict[str, Any]) -> str:
+    if ctx.get("pattern") == ID_PATTERN:
+        return "must be an id of lower-case letters, digits, '-' or '_', like 'street-lighting'"
+    return f"must match the pattern {ctx.get('pattern')}"
+
+
+_PLAIN_WORDS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "string_pattern_mismatch": _pattern_words,
+    "enum": lambda ctx: f"must be one of {ctx.get('expected', 'the listed values')}",
+    "literal_error": lambda ctx: f"must be one of {ctx.get('expected', 'the listed values')}",
+    "bool_parsing": lambda _ctx: "must be true or false",
+    "int_parsing": lambda _ctx: "must be a whole number",
+    "string_type": lambda _ctx: "must be text",
+    "list_type": lambda _ctx: "must be a list (lines starting with '- ')",
+    "dict_type": lambda _ctx: "must be a mapping (key: value lines)",
+    "model_type": lambda _ctx: "must be a mapping (key: value lines)",
+}
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
