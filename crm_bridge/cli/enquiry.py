@@ -16,8 +16,13 @@ from crm_bridge.cli.output import emit_json, json_option, table
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.models import Channel, Enquiry, Status
-from crm_bridge.store.enquiries import EnquiryFilter, add_history, get_enquiry, list_enquiries
-from crm_bridge.store.enquiries import set_fields
+from crm_bridge.store.enquiries import (
+    EnquiryFilter,
+    add_history,
+    get_enquiry,
+    list_enquiries,
+    set_fields,
+)
 from crm_bridge.store.tables import outbox
 
 __all__ = ["enquiry"]
@@ -217,7 +222,8 @@ def show(ctx: CliContext, reference: str, as_json: bool) -> None:
         f"CRM case:     {found.crm_ref or '-'}",
         f"constituent:  {person.name}"
         + "".join(f", {v}" for v in (person.address, person.postcode) if v),
-        f"consent:      {'shared with ward colleagues' if found.consent.to_share else 'not shared'}",
+        "consent:      "
+        + ("shared with ward colleagues" if found.consent.to_share else "not shared"),
         f"location:     {found.location or '-'}",
         "",
         found.description,
@@ -253,10 +259,12 @@ def retry(ctx: CliContext, reference: str) -> None:
                 outbox.c.enquiry_id == str(found.id), outbox.c.state == "pending")).first()
             raise InputError("REFERENCE", f"{found.reference} has nothing to retry" +
                              (": it is already waiting for the next sync" if pending else ""))
+        new_status = None
         if found.status is Status.FAILED_TO_SEND:
-            set_fields(conn, str(found.id), now, status=Status.LOGGED.value, failure_reason=None)
+            new_status = Status.LOGGED
+            set_fields(conn, str(found.id), now, status=new_status.value, failure_reason=None)
         add_history(conn, str(found.id), now, "requeued", getpass.getuser(),
-                    "queued to send again on the next sync", Status.LOGGED)
+                    "queued to send again on the next sync", new_status)
     click.echo(f"{found.reference} queued: it will be sent on the next sync")
 
 

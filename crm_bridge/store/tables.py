@@ -20,14 +20,17 @@ from sqlalchemy import (
 from crm_bridge.store.types import UtcDateTime
 
 __all__ = [
+    "audit_log",
     "counters",
     "enquiries",
     "enquiry_history",
     "enquiry_links",
     "locks",
     "metadata",
+    "notifications",
     "outbox",
     "sync_cursors",
+    "users",
 ]
 
 metadata = MetaData(
@@ -73,6 +76,8 @@ enquiries = Table(
     Column("closed_at", UTC_TIME),
     Column("overdue", Boolean, nullable=False, default=False),
     Column("failure_reason", Text),
+    # Working days added to the service's response days by member-agreed extensions.
+    Column("extension_days", Integer, nullable=False, default=0, server_default="0"),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -146,4 +151,52 @@ locks = Table(
     Column("pid", Integer, nullable=False),
     Column("host", String(200), nullable=False),
     Column("since", UTC_TIME, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # member | staff | admin
+    Column("member_id", String(64)),  # the elected member a 'member' account is
+    Column("password_hash", Text),  # argon2; empty for single-sign-on-only accounts
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTC_TIME),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("last_login_at", UTC_TIME),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTC_TIME, nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),  # viewed | searched | changed | signed_in …
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="SET NULL"),
+           index=True),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           index=True),
+    Column("kind", String(30), nullable=False),  # heads_up | reminder | escalation | digest …
+    # What makes a message the same message: deciding twice inserts nothing new.
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("recipients", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("state", String(10), nullable=False, default="pending"),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("decided_at", UTC_TIME, nullable=False),
+    Column("not_before", UTC_TIME),
+    Column("sent_at", UTC_TIME),
+    Column("last_error", Text),
+    Index("ix_notifications_pending", "state", "id"),
 )
