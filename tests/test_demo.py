@@ -1,0 +1,200 @@
+"""`crm-bridge demo`: what someone trying the bridge notices after running it.
+
+The demo's figures are checked against the store through the CLI a user would
+use (`enquiry list --json`, `enquiry show --json`, `sync`), never against the
+demo's own internals.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+
+from crm_bridge.cli import cli
+from crm_bridge.demo import MARKER
+
+CRM_BRIDGE = Path(sys.executable).parent / "crm-bridge"
+LONDON = ZoneInfo("Europe/London")
+SMALL = ["--enquiries", "150", "--months", "6"]
+OPEN = {"logged", "sent", "acknowledged", "in_progress", "failed_to_send"}
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, f"{args}: exit {result.exit_code}\n{result.output}"
+    return result
+
+
+def run_json(*args: str) -> Any:
+    return json.loads(run(*args, "--json").stdout)
+
+
+def demo_json(directory: Path, *extra: str) -> dict[str, Any]:
+    figures: dict[str, Any] = run_json("demo", "--dir", str(directory), *extra)
+    return figures
+
+
+def listed(directory: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = run_json("--config", str(directory / "config.yaml"),
+                                          "enquiry", "list", "--limit", "100000")
+    return rows
+
+
+def local_day(instant: str) -> date:
+    return datetime.fromisoformat(instant).astimezone(LONDON).date()
+
+
+def store_figures(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The demo's headline figures, recounted from `enquiry list --json`."""
+    answered = [r for r in rows if r["responded_at"]]
+    on_time = [r for r in answered
+               if local_day(r["responded_at"]) <= date.fromisoformat(r["target_date"])]
+    return {
+        "logged": len(rows),
+        "sent": sum(1 for r in rows if r["crm_ref"]),
+        "answered": len(answered),
+        "answered_on_time": len(on_time),
+        "answered_late": len(answered) - len(on_time),
+        "closed": sum(1 for r in rows if r["status"] == "closed"),
+        "awaiting_close": sum(1 for r in rows if r["status"] == "responded"),
+        "still_open": sum(1 for r in rows if r["status"] in OPEN),
+        "overdue": sum(1 for r in rows if r["overdue"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("demo") / "council"
+    return directory, demo_json(directory, *SMALL)
+
+
+def test_every_enquiry_logged_was_sent_to_the_crm(small: tuple[Path, dict[str, Any]]) -> None:
+    directory, figures = small
+    rows = listed(directory)
+    assert len(rows) == figures["logged"] == figures["sent"] == 150
+    assert all(r["crm_ref"] and r["crm_ref"].startswith("LOC-") for r in rows)
+    assert not any(r["status"] in ("logged", "failed_to_send") for r in rows)
+    assert figures["failed_to_send"] == 0
+
+
+def test_the_figures_printed_are_the_stores(small: tuple[Path, dict[str, Any]]) -> None:
+    directory, figures = small
+    rows = listed(directory)
+    recount = store_figures(rows)
+    assert {key: figures[key] for key in recount} == recount
+    assert figures["closed"] + figures["awaiting_close"] + figures["still_open"] == len(rows)
+    by_service = {s["service"]: s for s in figures["by_service"]}
+    for service, entry in by_service.items():
+        mine = [r for r in rows if r["service_id"] == service]
+        assert entry["enquiries"] == len(mine)
+        assert entry["answered"] == sum(1 for r in mine if r["responded_at"])
+    assert sum(s["enquiries"] for s in by_service.values()) == len(rows)
+
+
+def test_some_overdue_some_late_some_closed(small: tuple[Path, dict[str, Any]]) -> None:
+    directory, figures = small
+    assert figures["overdue"] > 0
+    assert figures["answered_late"] > 0
+    assert figures["closed"] > 0
+    assert figures["answered_on_time"] > figures["answered_late"]
+    overdue = run_json("--config", str(directory / "config.yaml"), "enquiry", "list",
+                       "--overdue", "--limit", "100000")
+    assert len(overdue) == figures["overdue"]
+    today = datetime.now(LONDON).date()
+    assert all(date.fromisoformat(r["target_date"]) < today for r in overdue)
+    assert all(r["status"] in OPEN for r in overdue)
+
+
+def test_one_enquiry_shows_the_whole_lifecycle(small: tuple[Path, dict[str, Any]]) -> None:
+    directory, figures = small
+    reference = figures["example"]["reference"]
+    shown = run_json("--config", str(directory / "config.yaml"), "enquiry", "show", reference)
+    steps = [h["status"] for h in shown["history"] if h["status"]]
+    wanted = ["logged", "sent", "in_progress", "responded", "closed"]
+    assert [s for s in steps if s in wanted] == wanted
+    assert shown["response"] and shown["crm_ref"]
+    times = [h["at"] for h in shown["history"]]
+    assert times == sorted(times)
+    assert local_day(shown["responded_at"]) <= date.fromisoformat(shown["target_date"])
+
+
+def test_sync_after_the_demo_has_nothing_to_push(small: tuple[Path, dict[str, Any]]) -> None:
+    directory, _ = small
+    report = run_json("--config", str(directory / "config.yaml"), "sync")
+    assert report["ok"] is True
+    assert report["pushed"] == 0 and report["notes"] == 0 and report["updated"] == 0
+    assert report["failed"] == 0 and report["deferred"] == 0
+
+
+def test_same_seed_same_figures_and_another_seed_differs(tmp_path: Path) -> None:
+    first = demo_json(tmp_path / "a", "--enquiries", "80", "--months", "4")
+    again = demo_json(tmp_path / "a", "--enquiries", "80", "--months", "4")  # over the old one
+    elsewhere = demo_json(tmp_path / "b", "--enquiries", "80", "--months", "4")
+    other = demo_json(tmp_path / "c", "--enquiries", "80", "--months", "4", "--seed", "7")
+
+    def same(figures: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in figures.items() if k not in ("seconds", "config")}
+
+    assert same(first) == same(again) == same(elsewhere)
+    assert same(other) != same(first)
+    assert len(listed(tmp_path / "a")) == 80  # the rerun started from an empty store
+
+
+def test_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("council: {name: Real Council}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path), *SMALL])
+    assert result.exit_code == 2
+    assert "config.yaml" in result.output and "demo" in result.output
+    assert (tmp_path / "config.yaml").read_text(encoding="utf-8").startswith("council: {name")
+    assert not (tmp_path / MARKER).exists()
+
+
+def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
+    """As a user runs it: a real process, default text output, checked against the store."""
+    started = time.perf_counter()
+    done = subprocess.run([str(CRM_BRIDGE), "demo", "--dir", "tmp", *SMALL], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert elapsed < 30
+    out = done.stdout
+    figures = store_figures(listed(tmp_path / "tmp"))
+    assert f"{figures['logged']} enquiries logged" in out
+    assert "every enquiry has a CRM case" in out
+    answered = re.search(r"(\d+) answered by the service: (\d+) on time \(\d+%\), (\d+) late",
+                         out)
+    assert answered is not None
+    assert [int(n) for n in answered.groups()] == [
+        figures["answered"], figures["answered_on_time"], figures["answered_late"]]
+    assert f"{figures['closed']} closed" in out
+    assert f"{figures['still_open']} still waiting for an answer; {figures['overdue']} of them " \
+           "are overdue now" in out
+    assert "By service" in out and "Roads and transportation" in out
+    assert "One enquiry from start to finish" in out
+    for command in ("enquiry list --overdue", "officer queue", "sync"):
+        assert f"crm-bridge --config tmp/config.yaml {command}" in out
+    assert (tmp_path / "tmp" / MARKER).exists()
+
+
+def test_the_default_demo_is_quick_and_realistic(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    figures = demo_json(tmp_path / "council")
+    assert time.perf_counter() - started < 45
+    logged, answered = figures["logged"], figures["answered"]
+    assert logged == figures["sent"] == 600
+    assert 0.12 <= figures["answered_late"] / answered <= 0.25
+    assert 0.02 <= figures["overdue"] / logged <= 0.06
+    assert figures["closed"] > 0.75 * logged
+    assert figures["raised_with_a_second_ward_member"] > 0
+    assert {"roads", "waste", "lighting", "housing-repairs"} <= {
+        s["service"] for s in figures["by_service"]}
