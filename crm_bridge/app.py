@@ -15,7 +15,12 @@ from sqlalchemy import Engine
 from connectors.base import BaseMapping, Connector
 from crm_bridge.config.loader import LoadedConfig, load_config
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.registry import connector_class, connector_settings, load_mapping, open_connector
+from crm_bridge.registry import (
+    configured_class,
+    connector_settings,
+    load_mapping,
+    open_connector,
+)
 from crm_bridge.routing import Router
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.migrate import ensure_current
@@ -43,7 +48,13 @@ class Bridge:
         loaded = load_config(path)
         engine = make_engine(loaded.store_url)
         if check_schema:
-            ensure_current(engine)
+            try:
+                ensure_current(engine)
+            except Exception:
+                # Close the connection the check opened: a long-lived caller (the portal,
+                # a test) must not be left with an open database connection to collect.
+                engine.dispose()
+                raise
         return cls(loaded, engine, Router(loaded.config))
 
     @property
@@ -52,7 +63,7 @@ class Bridge:
 
     def check_connector(self) -> BaseMapping:
         """Validate the connector's settings and mapping without connecting."""
-        cls = connector_class(self.config.connector.type)
+        cls = configured_class(self.loaded)
         connector_settings(self.loaded, cls)
         return load_mapping(self.loaded, cls)
 
@@ -63,7 +74,7 @@ class Bridge:
 
     def mapping(self) -> BaseMapping:
         if self._mapping is None:
-            self._mapping = load_mapping(self.loaded, connector_class(self.config.connector.type))
+            self._mapping = load_mapping(self.loaded, configured_class(self.loaded))
         return self._mapping
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from crm_bridge.errors import ConfigError, ConfigIssue
 from crm_bridge.resources import shipped_mapping
 from crm_bridge.suggest import unknown
 
-__all__ = ["available", "connector_class", "load_mapping", "open_connector"]
+__all__ = ["available", "configured_class", "connector_class", "load_mapping", "open_connector"]
 
 GROUP = "crm_bridge.connectors"
 
@@ -33,6 +33,18 @@ def connector_class(name: str) -> Any:
     for ep in entry_points(group=GROUP, name=name):
         return ep.load()
     raise ConfigError(unknown("connector", name, available()))
+
+
+def configured_class(loaded: LoadedConfig) -> Any:
+    """The class for the config's ``connector.type``.
+
+    An unknown name is reported at its file and line, like every other config problem,
+    so the admin is pointed at the line to fix rather than left to search for it.
+    """
+    try:
+        return connector_class(loaded.config.connector.type)
+    except ConfigError as exc:
+        raise ConfigError(issues=[_issue_for(loaded, ("connector", "type"), str(exc))]) from None
 
 
 def _issue_for(loaded: LoadedConfig, path: tuple[str | int, ...], message: str) -> ConfigIssue:
@@ -79,7 +91,7 @@ def load_mapping(loaded: LoadedConfig, cls: Any) -> BaseMapping:
 
 def open_connector(loaded: LoadedConfig) -> Connector:
     """Build the configured connector; every config problem is a ConfigError."""
-    cls = connector_class(loaded.config.connector.type)
+    cls = configured_class(loaded)
     settings = connector_settings(loaded, cls)
     mapping = load_mapping(loaded, cls)
     context = ConnectorContext(loaded.base_dir, mapping, loaded.config.council.name)

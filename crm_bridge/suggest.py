@@ -14,9 +14,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if close:
         return f" (did you mean '{close[0]}'?)"
-    if len(options) <= 12:
-        return f" (choose from: {', '.join(options)})"
-    return ""
+    return f" (choose from: {', '.join(options)})" if options else ""
 
 
 def unknown(kind: str, word: str, choices: Iterable[str]) -> str:

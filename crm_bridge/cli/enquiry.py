@@ -37,7 +37,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _ask(value: Any, flag: str, prompt: str, choices: list[str] | None = None,
+def _ask(value: Any, flag: str, prompt: str, choices: dict[str, str] | None = None,
          default: Any = None) -> Any:
     """The flag's value, else a prompt (offering the configured choices), else an error."""
     if value not in (None, ""):
@@ -46,10 +46,26 @@ def _ask(value: Any, flag: str, prompt: str, choices: list[str] | None = None,
         if default is not None:
             return default
         raise InputError(flag, "is required: pass it as a flag (or run in a terminal to be asked)")
-    kind = click.Choice(choices) if choices else str
     if choices:
-        click.echo(f"{prompt}: " + ", ".join(choices), err=True)
-    return click.prompt(prompt, type=kind, default=default, err=True)
+        width = max(len(key) for key in choices)
+        click.echo(f"{prompt}s:", err=True)
+        for key, label in choices.items():
+            click.echo(f"  {key:<{width}}  {label}", err=True)
+        return click.prompt(prompt, type=click.Choice(list(choices)), show_choices=False,
+                            default=default, err=True)
+    return click.prompt(prompt, type=str, default=default, err=True)
+
+
+# Draft fields → the flags a user typed, so errors name what they can fix.
+_FLAGS = {
+    "member_id": "--member", "member": "--member", "category_id": "--category",
+    "category": "--category", "description": "--description", "constituent.name": "--name",
+    "constituent.address": "--address", "constituent.postcode": "--postcode",
+    "constituent.email": "--email", "constituent.phone": "--phone",
+    "constituent.uprn": "--uprn", "received_at": "--received", "ward_id": "--ward",
+    "ward": "--ward", "location": "--location", "channel": "--channel",
+    "logged_by": "--logged-by", "consent_to_share": "--consent",
+}
 
 
 def _parse_received(text: str | None, bridge: Bridge) -> datetime | None:
@@ -93,10 +109,11 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
     """Log an enquiry; it is stored at once and sent to the CRM on the next sync."""
     bridge = ctx.bridge()
     config = bridge.config
-    draft = draft_from({
-        "member_id": _ask(member, "--member", "Member", [m.id for m in config.members]),
+    values = {
+        "member_id": _ask(member, "--member", "Member",
+                          {m.id: f"{m.name} ({m.role.value})" for m in config.members}),
         "category_id": _ask(category, "--category", "Category",
-                            [c.id for c in config.categories]),
+                            {c.id: c.label for c in config.categories}),
         "description": _ask(description, "--description", "Description"),
         "constituent": {
             "name": _ask(constituent_name, "--name", "Constituent's name"),
@@ -111,10 +128,13 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
         "ward_id": ward,
         "received_at": _parse_received(received, bridge),
         "logged_by": logged_by or getpass.getuser(),
-    })
-    logged = log_enquiry(bridge.engine, config, bridge.router, draft)
+    }
+    try:
+        logged = log_enquiry(bridge.engine, config, bridge.router, draft_from(values))
+    except InputError as exc:
+        raise InputError(_FLAGS.get(exc.field, exc.field), exc.message) from None
     if as_json:
-        emit_json(logged.model_dump(mode="json"))
+        emit_json(_load(bridge, logged.reference).model_dump(mode="json"))
         return
     service = config.service(logged.service_id)
     click.echo(f"{logged.reference} logged: routed to {service.name if service else '?'}, "
@@ -235,8 +255,9 @@ def show(ctx: CliContext, reference: str, as_json: bool) -> None:
     if found.linked:
         lines += ["", "linked: " + ", ".join(found.linked)]
     lines += ["", "history:"]
-    lines += [f"  {_local(bridge, h.at):%Y-%m-%d %H:%M}  {h.event:<15} {h.actor:<14} {h.detail}"
-              for h in found.history]
+    actor_width = max((len(h.actor) for h in found.history), default=0)
+    lines += [f"  {_local(bridge, h.at):%Y-%m-%d %H:%M}  {h.event:<15} "
+              f"{h.actor:<{actor_width}}  {h.detail}" for h in found.history]
     click.echo("\n".join(lines))
 
 
@@ -257,7 +278,7 @@ def retry(ctx: CliContext, reference: str) -> None:
         if not changed:
             pending = conn.execute(select(outbox.c.id).where(
                 outbox.c.enquiry_id == str(found.id), outbox.c.state == "pending")).first()
-            raise InputError("REFERENCE", f"{found.reference} has nothing to retry" +
+            raise NotFoundError(f"{found.reference} has nothing to retry" +
                              (": it is already waiting for the next sync" if pending else ""))
         new_status = None
         if found.status is Status.FAILED_TO_SEND:

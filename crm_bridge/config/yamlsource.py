@@ -64,6 +64,11 @@ def read_yaml(text: str, file: str, environ: dict[str, str] | None = None) -> Lo
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or "not valid YAML"
+        start = exc.context_mark
+        if exc.context and start is not None and line is not None and start.line + 1 < line:
+            # An unclosed quote or bracket is only noticed lines later (at the end of the
+            # file for a quote): name the line where it was opened, which is what to fix.
+            problem += f" ({exc.context} on line {start.line + 1})"
         raise ConfigError(
             issues=[ConfigIssue(file, line, "", f"not valid YAML: {problem}")]
         ) from None

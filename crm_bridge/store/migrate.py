@@ -46,9 +46,21 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a store whose schema is missing or behind the code."""
-    current = current_revision(engine)
+    current = None if _missing_sqlite_file(engine) else current_revision(engine)
     if current != head_revision():
         state = "has no tables" if current is None else f"is at revision {current}"
         raise ConfigError(
             f"the state store {state}; run 'crm-bridge db upgrade' to bring it up to date"
         )
+
+
+def _missing_sqlite_file(engine: Engine) -> bool:
+    """True for a SQLite store whose file does not exist yet.
+
+    Connecting would create it empty, so a command refused for want of
+    `db upgrade` (or a misspelt store path) would leave a stray file behind.
+    """
+    url = engine.url
+    database = url.database
+    return (url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+            and not database.startswith("file:") and not Path(database).exists())
