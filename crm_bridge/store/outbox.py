@@ -10,13 +10,13 @@ portal while the CRM answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
 
 from crm_bridge.store.tables import outbox
 
@@ -25,20 +25,26 @@ __all__ = [
     "claims",
     "enqueue",
     "mark_done",
+    "mark_done_many",
     "mark_failed",
     "mark_retry",
     "pending_count",
 ]
 
 
+# Built once, executed with parameters, so SQLAlchemy reuses the compiled statements.
+_INSERT = outbox.insert()
+# SET takes the columns named in the parameters; the row is picked by ``_claim_id``.
+_UPDATE = update(outbox).where(outbox.c.id == bindparam("_claim_id"))
+
+
 def enqueue(
     conn: Connection, enquiry_id: str, kind: str, payload: dict[str, Any], now: datetime
 ) -> None:
     conn.execute(
-        outbox.insert().values(
-            enquiry_id=enquiry_id, kind=kind, payload=payload, state="pending",
-            attempts=0, created_at=now,
-        )
+        _INSERT,
+        {"enquiry_id": enquiry_id, "kind": kind, "payload": payload, "state": "pending",
+         "attempts": 0, "created_at": now},
     )
 
 
@@ -53,6 +59,12 @@ class Claim:
     attempts: int
     _engine: Engine
     _held: Connection | None
+
+    @property
+    def locked(self) -> bool:
+        """True when the claim holds its row locked in an open transaction (PostgreSQL): its
+        result must be written there, before the next claim is taken."""
+        return self._held is not None
 
     @contextmanager
     def writer(self) -> Iterator[Connection]:
@@ -70,22 +82,27 @@ def _pending(now: datetime) -> Any:
 
 
 def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None) -> Iterator[Claim]:
-    """Yield pending rows oldest first until none is left (or left for later)."""
+    """Yield pending rows oldest first until none is left (or left for later).
+
+    Each row is yielded at most once per call: a row the caller leaves pending (a dry run,
+    a note whose case is not open yet) waits for the next run instead of being taken again.
+    """
     condition = _pending(now)
     if kinds:
         condition = condition & outbox.c.kind.in_(kinds)
+    last_id = 0
     if engine.dialect.name == "postgresql":
         while True:
             with engine.begin() as conn:
                 row = conn.execute(
-                    select(outbox).where(condition).order_by(outbox.c.id).limit(1)
-                    .with_for_update(skip_locked=True)
+                    select(outbox).where(condition & (outbox.c.id > last_id))
+                    .order_by(outbox.c.id).limit(1).with_for_update(skip_locked=True)
                 ).first()
                 if row is None:
                     return
+                last_id = row.id
                 yield _claim(row, engine, conn)
         return
-    last_id = 0
     while True:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -105,26 +122,27 @@ def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:
 
 
 def mark_done(conn: Connection, claim: Claim, now: datetime) -> None:
-    conn.execute(
-        update(outbox).where(outbox.c.id == claim.id)
-        .values(state="done", done_at=now, attempts=claim.attempts + 1, last_error=None)
-    )
+    conn.execute(_UPDATE, {"state": "done", "done_at": now, "attempts": claim.attempts + 1,
+                           "last_error": None, "_claim_id": claim.id})
+
+
+def mark_done_many(conn: Connection, done: Sequence[Claim], now: datetime) -> None:
+    """``mark_done`` for several claims not ``locked``, in one statement (executemany)."""
+    if done:
+        conn.execute(_UPDATE, [{"state": "done", "done_at": now, "attempts": c.attempts + 1,
+                                "last_error": None, "_claim_id": c.id} for c in done])
 
 
 def mark_retry(
     conn: Connection, claim: Claim, error: str, not_before: datetime | None = None
 ) -> None:
-    conn.execute(
-        update(outbox).where(outbox.c.id == claim.id)
-        .values(attempts=claim.attempts + 1, last_error=error, not_before=not_before)
-    )
+    conn.execute(_UPDATE, {"attempts": claim.attempts + 1, "last_error": error,
+                           "not_before": not_before, "_claim_id": claim.id})
 
 
 def mark_failed(conn: Connection, claim: Claim, error: str, now: datetime) -> None:
-    conn.execute(
-        update(outbox).where(outbox.c.id == claim.id)
-        .values(state="failed", attempts=claim.attempts + 1, last_error=error, done_at=now)
-    )
+    conn.execute(_UPDATE, {"state": "failed", "attempts": claim.attempts + 1,
+                           "last_error": error, "done_at": now, "_claim_id": claim.id})
 
 
 def pending_count(conn: Connection) -> int:

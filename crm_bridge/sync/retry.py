@@ -35,8 +35,17 @@ class RetryPolicy(BaseModel):
     max_total: float = Field(default=60, gt=0, le=3600)
 
 
+def _jittered_backoff(policy: RetryPolicy) -> wait_exponential_jitter:
+    """tenacity 9.2 renamed ``initial`` to ``multiplier`` and warns on the old name (an
+    error under the test suite's warning filter); older releases know only ``initial``."""
+    try:
+        return wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait)
+    except TypeError:  # tenacity before the rename
+        return wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+
+
 def call_with_retry(policy: RetryPolicy, call: Callable[[], T]) -> T:
-    backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+    backoff = _jittered_backoff(policy)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
