@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo serve test lint typecheck unit services bench lock clean
+.PHONY: install assets browser demo serve test lint typecheck unit services bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,18 +12,43 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) assets
+
+## The portal's front-end assets (GOV.UK Frontend, axe-core) from npm; rebuilt only on change.
+assets:
+	@bash scripts/build-assets.sh
+
+## Debian's Chromium for the portal's browser tests (installed only if missing).
+browser:
+	@bash scripts/ensure-browser.sh
 
 ## Run the demo council on the embedded default (local SQLite store, local connector).
+# Then serve the portal on 127.0.0.1:8000 with demo accounts (a fresh session secret each run).
+DEMO_CONFIG := --config demo-council/config.yaml
 demo: install
 	$(BIN)/crm-bridge demo --dir demo-council
+	@printf 'demo-member-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add kirsty --role member \
+	    --member cllr-kirsty-dalgleish --password-stdin --replace
+	@printf 'demo-member-2\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add iain --role member \
+	    --member cllr-iain-tennant --password-stdin --replace
+	@printf 'demo-staff-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add staff --role staff \
+	    --name "Members' services" --password-stdin --replace
+	@printf 'demo-admin-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add admin --role admin \
+	    --password-stdin --replace
+	@echo "Portal demo accounts (username / password):"
+	@echo "  kirsty / demo-member-1   councillor, Clackmannanshire North"
+	@echo "  iain   / demo-member-2   her ward colleague"
+	@echo "  staff  / demo-staff-1    members' services: every enquiry"
+	@echo "  admin  / demo-admin-1    accounts only"
+	CRM_BRIDGE_SESSION_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+	    $(BIN)/crm-bridge $(DEMO_CONFIG) serve --host 127.0.0.1 --port 8000
 
 ## Start the services the tests need that this machine may not have running.
 services:
 	@bash scripts/ensure-services.sh
 
 ## Everything CI runs: lint, type check, the whole test suite.
-test: install services lint typecheck unit
+test: install services browser lint typecheck unit
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ connector raises only the errors in ``crm_bridge.errors``:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,9 +32,11 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorError",
+    "Finding",
     "HasOfficerDesk",
     "Note",
     "PermanentError",
+    "SupportsSetup",
     "TransientError",
 ]
 
@@ -137,6 +139,31 @@ class HasOfficerDesk(Protocol):
     (only the embedded store; in a real CRM officers use the CRM itself)."""
 
     def desk(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of `crm-bridge connector check` / `setup`, worded for the IT admin who acts on it.
+
+    ``subject`` names what was looked at ("queue 'Roads'"); ``detail`` says what was
+    found or done and, when ``ok`` is False, what to do about it.
+    """
+
+    subject: str
+    ok: bool
+    detail: str
+    changed: bool = False  # setup created or changed it
+
+
+@runtime_checkable
+class SupportsSetup(Protocol):
+    """Optional capability: a CRM that must hold things before cases can be opened in it
+    (queues, custom fields, case types), which the bridge can check and, where the CRM's
+    API allows, create. Both are safe to repeat; neither touches existing cases."""
+
+    def check(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
+
+    def setup(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
 
 
 class ConnectorFactory(Protocol):

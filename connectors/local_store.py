@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
     update,
 )
@@ -61,6 +62,14 @@ _events = Table(
     Column("body", Text, nullable=False, default=""),
     Column("status", String(20)),
 )
+
+
+# Built once and executed with parameters, so SQLAlchemy reuses their compiled form.
+# Opening a case returns the new row, so the caller needs no second read.
+_OPEN_CASE = (insert(_cases).on_conflict_do_nothing(index_elements=["external_ref"])
+              .returning(*_cases.c))
+_CASE_BY_EXTERNAL_REF = select(_cases).where(_cases.c.external_ref == bindparam("external_ref"))
+_ADD_EVENT = _events.insert()
 
 
 def case_id(number: int) -> str:
@@ -125,20 +134,18 @@ class LocalCaseStore:
             raise PermanentError("a case needs a title and a body")
         when = at or _now()
         with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(_cases)
-                .values(external_ref=external_ref, queue=queue, title=title[:300], body=body,
-                        status="new", due=due, created_at=when, updated_at=when)
-                .on_conflict_do_nothing(index_elements=["external_ref"])
-            )
-            created = bool(result.rowcount)
-            number = conn.execute(
-                select(_cases.c.number).where(_cases.c.external_ref == external_ref)
-            ).scalar_one()
-            if created:
-                conn.execute(_events.insert().values(
-                    number=number, at=when, kind="created", actor="bridge", body="", status="new"))
-        return self.get(case_id(number)), created
+            row = conn.execute(_OPEN_CASE, {
+                "external_ref": external_ref, "queue": queue, "title": title[:300],
+                "body": body, "status": "new", "due": due, "created_at": when,
+                "updated_at": when,
+            }).one_or_none()
+            created = row is not None
+            if row is None:  # opened before: the existing case, as it is now
+                row = conn.execute(_CASE_BY_EXTERNAL_REF, {"external_ref": external_ref}).one()
+            else:
+                conn.execute(_ADD_EVENT, {"number": row.number, "at": when, "kind": "created",
+                                          "actor": "bridge", "body": "", "status": "new"})
+        return _case(row), created
 
     def find(self, external_ref: str) -> LocalCase | None:
         with self.engine.connect() as conn:

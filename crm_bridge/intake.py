@@ -8,7 +8,8 @@ reference: it never waits for the CRM.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine
@@ -75,6 +76,15 @@ def prepare_enquiry(
 
     The reference is a placeholder until ``log_enquiry`` takes a number in the transaction.
     """
+    fields, _ = _checked(draft, config, router, now)
+    year = (draft.received_at or now).year
+    return Enquiry(reference=f"{config.council.reference_prefix}-{year:04d}-000000", **fields)
+
+
+def _checked(
+    draft: EnquiryDraft, config: CouncilConfig, router: Router, now: datetime
+) -> tuple[dict[str, Any], date]:
+    """The enquiry's fields but its reference, and its council-local day of receipt."""
     member = config.member(draft.member_id)
     if member is None:
         raise InputError("member", unknown("member", draft.member_id,
@@ -93,25 +103,25 @@ def prepare_enquiry(
     if received_at > now:
         raise InputError("received_at", "is in the future: give when the enquiry was received")
     route = router.route(draft.category_id, ward_id, received_at)
-    return Enquiry(
-        id=uuid.uuid4(),
-        reference=f"{config.council.reference_prefix}-{received_at.year:04d}-000000",
-        member_id=member.id,
-        logged_by=draft.logged_by,
-        channel=draft.channel,
-        constituent=draft.constituent,
-        consent=Consent(to_share=draft.consent_to_share, recorded_by=draft.logged_by,
-                        recorded_at=now),
-        category_id=draft.category_id,
-        service_id=route.service.id,
-        ward_id=ward_id,
-        description=draft.description,
-        location=draft.location or None,
-        received_at=received_at.astimezone(UTC),
-        target_date=route.target_date,
-        warning_date=route.warning_date,
-        status=Status.LOGGED,
-    )
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "member_id": member.id,
+        "logged_by": draft.logged_by,
+        "channel": draft.channel,
+        "constituent": draft.constituent,
+        "consent": Consent(to_share=draft.consent_to_share, recorded_by=draft.logged_by,
+                           recorded_at=now),
+        "category_id": draft.category_id,
+        "service_id": route.service.id,
+        "ward_id": ward_id,
+        "description": draft.description,
+        "location": draft.location or None,
+        "received_at": received_at.astimezone(UTC),
+        "target_date": route.target_date,
+        "warning_date": route.warning_date,
+        "status": Status.LOGGED,
+    }
+    return fields, route.received_on
 
 
 def log_enquiry(
@@ -120,13 +130,14 @@ def log_enquiry(
 ) -> Enquiry:
     """Validate, route and store the enquiry with its outbox row in one transaction."""
     now = now or datetime.now(UTC)
-    # Validated before a reference number is taken, so a refused draft uses none.
-    enquiry = prepare_enquiry(draft, config, router, now)
-    year = router.calendar.local_date(enquiry.received_at).year
+    # Checked before a reference number is taken, so a refused draft uses none (the
+    # enquiry is built once, with its number: a failure then rolls the number back too).
+    fields, received_on = _checked(draft, config, router, now)
+    year = received_on.year
     with engine.begin() as conn:
         number = next_number(conn, f"reference-{year}")
         reference = f"{config.council.reference_prefix}-{year:04d}-{number:06d}"
-        enquiry = enquiry.model_copy(update={"reference": reference})
+        enquiry = Enquiry(reference=reference, **fields)
         insert_enquiry(conn, enquiry, now)
         add_history(conn, str(enquiry.id), now, "logged", draft.logged_by,
                     f"routed to {enquiry.service_id}, response due {enquiry.target_date}",

@@ -13,6 +13,8 @@ from crm_bridge.workdays import WorkingCalendar
 
 __all__ = ["Route", "Router"]
 
+_DATES_KEPT = 4096
+
 
 @dataclass(frozen=True)
 class Route:
@@ -34,6 +36,9 @@ class Router:
         )
         self._services = {s.id: s for s in config.services}
         self._categories = {c.id: c for c in config.categories}
+        # (received on, working days to target, warning days) -> (target, warning): most
+        # enquiries arrive on a few recent days, so the day-by-day count is done once for each.
+        self._dates: dict[tuple[date, int, int], tuple[date, date]] = {}
 
     def service_for(self, category_id: str, ward_id: str | None) -> ServiceDestination:
         category = self._categories.get(category_id)
@@ -49,11 +54,18 @@ class Router:
 
     def dates(self, service: ServiceDestination, received_on: date, extra_days: int = 0) -> Route:
         """Target and warning dates for ``service``, plus any agreed extension in working days."""
-        target = self.calendar.add_working_days(received_on, service.response_days + extra_days)
+        days = service.response_days + extra_days
         warning_days = (
             service.warning_days
             if service.warning_days is not None
             else self.config.calendar.warning_days
         )
-        warning = max(self.calendar.subtract_working_days(target, warning_days), received_on)
-        return Route(service, received_on, target, warning)
+        key = (received_on, days, warning_days)
+        dates = self._dates.get(key)
+        if dates is None:
+            target = self.calendar.add_working_days(received_on, days)
+            warning = max(self.calendar.subtract_working_days(target, warning_days), received_on)
+            if len(self._dates) >= _DATES_KEPT:
+                self._dates.clear()  # bounded: a long-lived portal sees new days every day
+            dates = self._dates[key] = (target, warning)
+        return Route(service, received_on, *dates)

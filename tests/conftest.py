@@ -13,7 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +35,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CRM_BRIDGE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
-NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
-"""A Monday; the roads service's 10 working days from it end on Monday 16 November 2026."""
-
-DRAFT_DEFAULTS: dict[str, Any] = {
-    "member_id": "cllr-kirsty-dalgleish",
-    "category_id": "pothole",
-    "description": "Deep pothole outside the primary school gates",
-    "location": "Main Street, Tillicoultry",
-    "constituent": {
-        "name": "Jean Paterson",
-        "address": "12 Main Street, Tillicoultry",
-        "postcode": "fk13 6aa",
-        "email": "jean.paterson@example.com",
-        "phone": "01259 000000",
-    },
-    "consent_to_share": True,
-    "channel": "surgery",
-    "logged_by": "members.services",
-}
+from support.constants import DRAFT_DEFAULTS, NOW  # noqa: E402  (shared with test modules)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import DRAFT_DEFAULTS, NOW
 from sqlalchemy import func, select
+from support.constants import DRAFT_DEFAULTS, NOW
 
 from crm_bridge.app import Bridge
 from crm_bridge.config import CouncilConfig, load_config

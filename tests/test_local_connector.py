@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW
+from support.constants import NOW
 
 from connectors.base import Connector, Note
 from connectors.local import LocalConnector

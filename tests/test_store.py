@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import NOW
 from sqlalchemy import Engine, func, inspect, select, text
+from support.constants import NOW
 
 from crm_bridge.app import Bridge
 from crm_bridge.errors import ConfigError

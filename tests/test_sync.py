@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import NOW
 from pydantic import BaseModel
 from sqlalchemy import delete, select
+from support.constants import NOW
 
 from connectors.base import BaseMapping, CaseRef, CaseSnapshot, CaseUpdate, Connector, Note
 from crm_bridge.app import Bridge

@@ -50,15 +50,32 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from crm_bridge.cli import db, demo, enquiry, officer, setup, sync
+    from crm_bridge.cli import (
+        connector,
+        db,
+        demo,
+        enquiry,
+        extend,
+        notify,
+        officer,
+        serve,
+        setup,
+        sync,
+        users,
+    )
 
     cli.add_command(setup.init)
     cli.add_command(setup.check_config)
     cli.add_command(enquiry.enquiry)
+    enquiry.enquiry.add_command(extend.extend)
     cli.add_command(sync.sync)
     cli.add_command(db.db)
     cli.add_command(demo.demo)
     cli.add_command(officer.officer)
+    cli.add_command(serve.serve)
+    cli.add_command(users.user)
+    cli.add_command(notify.notify)
+    cli.add_command(connector.connector)
 
 
 _register()

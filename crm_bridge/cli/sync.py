@@ -18,7 +18,7 @@ __all__ = ["sync"]
 
 @click.command()
 @click.option("--only", type=click.Choice(STEPS), multiple=True,
-              help="Run only this step (repeatable): push, pull, overdue.")
+              help="Run only this step (repeatable): push, pull, overdue, reminders.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and change nothing.")
 @json_option
 @click.pass_obj
@@ -28,7 +28,8 @@ def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -
     connector = bridge.connector()
     try:
         report = run_sync(bridge.engine, connector, bridge.mapping(), bridge.config,
-                          only=only or STEPS, dry_run=dry_run)
+                          only=only or STEPS, dry_run=dry_run,
+                          base_dir=bridge.loaded.base_dir)
     except LockBusy as busy:
         if as_json:
             emit_json({"ok": True, "skipped": str(busy)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,7 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from crm_bridge.models import Category, Identifier, Member, ServiceDestination, Text, Ward
+from crm_bridge.reminders.settings import ReminderSettings
 from crm_bridge.sync.retry import RetryPolicy
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "ConnectorSettings",
     "CouncilConfig",
     "CouncilSettings",
+    "PortalSettings",
     "RetentionSettings",
     "SmtpSettings",
     "StoreSettings",
@@ -119,6 +122,39 @@ class RetentionSettings(_Strict):
     closed_months: int = Field(default=24, ge=1, le=240)
 
 
+class PortalSettings(_Strict):
+    """The member portal (`crm-bridge serve`): sessions, cookies and single sign-on.
+
+    The session secret signs the forms' anti-forgery tokens; it comes from the environment
+    (``${CRM_BRIDGE_SESSION_SECRET}``), never the file. It is optional here so that `sync`
+    and the other commands run without it; `serve` refuses to start when it is missing.
+    """
+
+    session_secret: SecretStr | None = Field(
+        default=None, description="at least 32 characters; ${CRM_BRIDGE_SESSION_SECRET}"
+    )
+    session_hours: float = Field(default=10, gt=0, le=24 * 14,
+                                 description="a sign-in lasts at most this long")
+    idle_minutes: int = Field(default=120, ge=5, le=24 * 60,
+                              description="signed out after this long without a request")
+    cookie_secure: str = Field(
+        default="auto", pattern="^(auto|always)$",
+        description="auto: Secure cookies when the request came over HTTPS; always: every time",
+    )
+    trusted_header: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="single sign-on: the header the council's proxy puts the username in",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses whose trusted_header is believed; requests from others ignore it",
+    )
+    logo: str | None = Field(default=None, description="the council's logo (SVG or PNG) file")
+    duplicate_days: int = Field(default=60, ge=1, le=730,
+                                description="how far back possible duplicates are looked for")
+    max_photo_mb: float = Field(default=5, gt=0, le=25)
+
+
 class CouncilConfig(_Strict):
     """The whole configuration file."""
 
@@ -129,30 +165,53 @@ class CouncilConfig(_Strict):
     smtp: SmtpSettings = SmtpSettings()
     sync: SyncSettings = SyncSettings()
     retention: RetentionSettings = RetentionSettings()
+    portal: PortalSettings = PortalSettings()
+    reminders: ReminderSettings = ReminderSettings()
     members: list[Member] = Field(min_length=1)
     wards: list[Ward] = Field(min_length=1)
     services: list[ServiceDestination] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
 
-    # Look-ups built once; the lists stay the source of truth.
+    # Look-ups built once per config object; the lists stay the source of truth.
     def member(self, member_id: str) -> Member | None:
-        return _index(self.members).get(member_id)
+        return self._lookups()["members"].get(member_id)
 
     def ward(self, ward_id: str) -> Ward | None:
-        return _index(self.wards).get(ward_id)
+        return self._lookups()["wards"].get(ward_id)
 
     def service(self, service_id: str) -> ServiceDestination | None:
-        return _index(self.services).get(service_id)
+        return self._lookups()["services"].get(service_id)
 
     def category(self, category_id: str) -> Category | None:
-        return _index(self.categories).get(category_id)
+        return self._lookups()["categories"].get(category_id)
 
     def ward_of(self, member_id: str) -> Ward | None:
         """The ward a councillor sits for; None for MPs, MSPs and MEPs."""
+        return self._lookups()["ward_of"].get(member_id)
+
+    def _lookups(self) -> dict[str, dict[str, Any]]:
+        # Kept beside the model, not in it, so equality, copies and dumps are unaffected;
+        # keyed by identity, as the frozen model (it holds lists) cannot be hashed.
+        key = id(self)
+        entry = _LOOKUPS.get(key)
+        if entry is not None and entry[0]() is self:
+            return entry[1]
+        ward_of: dict[str, Ward] = {}
         for ward in self.wards:
-            if member_id in ward.members:
-                return ward
-        return None
+            for member_id in ward.members:
+                ward_of.setdefault(member_id, ward)  # the first ward listing them, as before
+        tables = {
+            "members": _index(self.members),
+            "wards": _index(self.wards),
+            "services": _index(self.services),
+            "categories": _index(self.categories),
+            "ward_of": ward_of,
+        }
+        _LOOKUPS[key] = (weakref.ref(self, lambda _ref: _LOOKUPS.pop(key, None)), tables)
+        return tables
+
+
+_LOOKUPS: dict[int, tuple[weakref.ref[CouncilConfig], dict[str, dict[str, Any]]]] = {}
 
 
 def _index(items: list[Any]) -> dict[str, Any]:

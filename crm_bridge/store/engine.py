@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 
 __all__ = ["make_engine"]
 
@@ -34,4 +35,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Sent straight to the driver: it runs for every transaction, and a statement through
+    # SQLAlchemy's execution machinery costs more than the BEGIN itself. Its errors are
+    # wrapped as SQLAlchemy would (a lock still waited out past the timeout: OperationalError).
+    try:
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc,
+                                  connection.dialect.loaded_dbapi.Error,
+                                  dialect=connection.dialect) from exc

@@ -4,11 +4,12 @@ caller decides what one transaction holds (an enquiry and its outbox row go in t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_bridge.models import (
@@ -24,28 +25,46 @@ from crm_bridge.store.tables import counters, enquiries, enquiry_history, enquir
 __all__ = [
     "EnquiryFilter",
     "add_history",
+    "add_history_rows",
     "count_enquiries",
     "enquiry_row",
     "get_enquiry",
+    "history_row",
     "insert_enquiry",
     "list_enquiries",
     "next_number",
     "row_to_enquiry",
     "set_fields",
+    "set_fields_rows",
 ]
+
+
+# Statements built once and executed with parameters: SQLAlchemy then reuses the compiled
+# form, instead of building, cache-keying and coercing a new statement for every row.
+_INSERT_ENQUIRY = enquiries.insert()
+_INSERT_HISTORY = enquiry_history.insert()
+# SET takes the columns named in the parameters; the row is picked by ``_enquiry_id``.
+_UPDATE_ENQUIRY = update(enquiries).where(enquiries.c.id == bindparam("_enquiry_id"))
+
+
+def _take_number(dialect_insert: Any) -> Any:
+    # One upsert, atomic on both back ends: the first use of a name takes 1.
+    stmt = dialect_insert(counters).values(name=bindparam("name"), value=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+    ).returning(counters.c.value)
+
+
+_TAKE_NUMBER = {
+    "postgresql": _take_number(postgresql.insert),
+    "sqlite": _take_number(sqlite.insert),
+}
 
 
 def next_number(conn: Connection, name: str) -> int:
     """Atomically take the next value of a named counter (safe across processes)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(counters).values(name=name, value=0).on_conflict_do_nothing())
-    result = conn.execute(
-        update(counters)
-        .where(counters.c.name == name)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    )
-    return int(result.scalar_one())
+    stmt = _TAKE_NUMBER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    return int(conn.execute(stmt, {"name": name}).scalar_one())
 
 
 def enquiry_row(enquiry: Enquiry, now: datetime) -> dict[str, Any]:
@@ -87,7 +106,7 @@ def enquiry_row(enquiry: Enquiry, now: datetime) -> dict[str, Any]:
 
 
 def insert_enquiry(conn: Connection, enquiry: Enquiry, now: datetime) -> None:
-    conn.execute(enquiries.insert().values(enquiry_row(enquiry, now)))
+    conn.execute(_INSERT_ENQUIRY, enquiry_row(enquiry, now))
 
 
 def row_to_enquiry(
@@ -133,6 +152,27 @@ def row_to_enquiry(
     )
 
 
+def history_row(
+    enquiry_id: str,
+    at: datetime,
+    event: str,
+    actor: str,
+    detail: str = "",
+    status: Status | None = None,
+    crm_event_id: str | None = None,
+) -> dict[str, Any]:
+    """One enquiry_history row, for ``add_history_rows``."""
+    return {
+        "enquiry_id": enquiry_id,
+        "at": at,
+        "event": event,
+        "actor": actor,
+        "detail": detail,
+        "status": status.value if status else None,
+        "crm_event_id": crm_event_id,
+    }
+
+
 def add_history(
     conn: Connection,
     enquiry_id: str,
@@ -144,22 +184,31 @@ def add_history(
     crm_event_id: str | None = None,
 ) -> None:
     conn.execute(
-        enquiry_history.insert().values(
-            enquiry_id=enquiry_id,
-            at=at,
-            event=event,
-            actor=actor,
-            detail=detail,
-            status=status.value if status else None,
-            crm_event_id=crm_event_id,
-        )
+        _INSERT_HISTORY, history_row(enquiry_id, at, event, actor, detail, status, crm_event_id)
     )
+
+
+def add_history_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Several ``history_row``s in one statement (executemany)."""
+    if rows:
+        conn.execute(_INSERT_HISTORY, list(rows))
 
 
 def set_fields(conn: Connection, enquiry_id: str, now: datetime, **values: Any) -> None:
-    conn.execute(
-        update(enquiries).where(enquiries.c.id == enquiry_id).values(updated_at=now, **values)
-    )
+    conn.execute(_UPDATE_ENQUIRY, {"updated_at": now, **values, "_enquiry_id": enquiry_id})
+
+
+def set_fields_rows(
+    conn: Connection, now: datetime, changes: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """``set_fields`` for several enquiries: one executemany per set of columns changed."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for enquiry_id, values in changes:
+        by_columns.setdefault(tuple(sorted(values)), []).append(
+            {"updated_at": now, **values, "_enquiry_id": enquiry_id}
+        )
+    for params in by_columns.values():
+        conn.execute(_UPDATE_ENQUIRY, params)
 
 
 def get_enquiry(conn: Connection, reference_or_id: str) -> Enquiry | None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from crm_bridge.store.types import UtcDateTime
 
 __all__ = [
+    "attachments",
     "audit_log",
     "counters",
     "enquiries",
@@ -29,6 +31,7 @@ __all__ = [
     "metadata",
     "notifications",
     "outbox",
+    "portal_sessions",
     "sync_cursors",
     "users",
 ]
@@ -83,6 +86,19 @@ enquiries = Table(
     Index("ix_enquiries_open_target", "overdue", "target_date"),
     Index("ix_enquiries_status", "status"),
     Index("ix_enquiries_crm_ref", "crm_ref"),
+    # The portal's look-ups (migration 0004): a member's and a ward's shared open enquiries by
+    # target date, all open ones by target date; newest first for search (overall, a member's,
+    # a ward's shared); a constituent's earlier enquiries by postcode.
+    Index("ix_enquiries_member_status", "member_id", "status", "target_date"),
+    Index("ix_enquiries_ward_open", "ward_id", "consent_to_share", "status", "target_date"),
+    Index("ix_enquiries_status_target", "status", "target_date"),
+    Index("ix_enquiries_received_at", "received_at"),
+    Index("ix_enquiries_member_received", "member_id", "received_at"),
+    Index("ix_enquiries_ward_shared", "ward_id", "consent_to_share", "received_at"),
+    Index("ix_enquiries_member_category", "member_id", "category_id", "received_at"),
+    Index("ix_enquiries_ward_category", "ward_id", "consent_to_share", "category_id",
+          "received_at"),
+    Index("ix_enquiries_constituent_postcode", "constituent_postcode"),
 )
 
 enquiry_history = Table(
@@ -198,5 +214,42 @@ notifications = Table(
     Column("not_before", UTC_TIME),
     Column("sent_at", UTC_TIME),
     Column("last_error", Text),
+    # Migration 0003 (reminders): the rendered message is kept only until it is sent, so a
+    # retry sends the very same bytes; the Message-ID, derived from dedupe_key, stays.
+    Column("message_id", String(250)),
+    Column("message", Text),
+    # A member's response notice held for their daily digest: the digest that carried it.
+    Column("digest_id", Integer),
     Index("ix_notifications_pending", "state", "id"),
+)
+
+# The portal's signed-in sessions (migration 0004). The cookie carries a random token; only its
+# SHA-256 is stored, so a copy of the store cannot be used to sign in. Deleting the row signs out.
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie's token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("last_seen_at", UTC_TIME, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False, index=True),
+    Column("via", String(20), nullable=False),  # password | trusted_header
+)
+
+# Photos members attach to an enquiry (migration 0004), kept until the enquiry is purged.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(50), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("created_at", UTC_TIME, nullable=False),
+    Column("sent_at", UTC_TIME),  # when a connector passed it on to the CRM case
 )

@@ -16,7 +16,9 @@ class SyncReport:
     failed: int = 0
     deferred: int = 0
     overdue: int = 0
-    reminders: int = 0
+    reminders: int = 0  # e-mails sent (reminders, escalations, notices, digests)
+    mail_waiting: int = 0  # e-mails still pending after this run (the server deferred them)
+    mail_failed: int = 0  # e-mails the server refused for good this run
     duration: float = 0.0
     problems: list[str] = field(default_factory=list)
     aborted: str | None = None
@@ -28,9 +30,12 @@ class SyncReport:
     def summary(self) -> str:
         text = (
             f"sync: pushed {self.pushed}, notes {self.notes}, updated {self.updated}, "
-            f"failed {self.failed}, retry later {self.deferred}, overdue {self.overdue} "
-            f"({self.duration:.2f} s)"
+            f"failed {self.failed}, retry later {self.deferred}, overdue {self.overdue}"
         )
+        if self.reminders or self.mail_waiting or self.mail_failed:
+            text += (f", mail sent {self.reminders}, mail waiting {self.mail_waiting}, "
+                     f"mail failed {self.mail_failed}")
+        text += f" ({self.duration:.2f} s)"
         return f"{text}; stopped: {self.aborted}" if self.aborted else text
 
     def as_dict(self) -> dict[str, Any]:

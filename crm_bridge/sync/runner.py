@@ -1,4 +1,4 @@
-"""One sync run: push the outbox, pull the CRM's changes, mark what is overdue.
+"""One sync run: push the outbox, pull the CRM's changes, mark what is overdue, e-mail reminders.
 
 `crm-bridge sync` is the only writer to the CRM; cron runs it every few
 minutes. Each step is safe to repeat, so a crash at any point is mended by the
@@ -11,12 +11,14 @@ import logging
 import time
 from collections.abc import Collection
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from connectors.base import BaseMapping, Connector
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import AuthError
+from crm_bridge.reminders.step import run_reminders
 from crm_bridge.store.locks import held
 from crm_bridge.sync.overdue import mark_overdue
 from crm_bridge.sync.pull import pull
@@ -29,7 +31,7 @@ __all__ = ["STEPS", "run_sync"]
 
 log = logging.getLogger(__name__)
 
-STEPS = ("push", "pull", "overdue")
+STEPS = ("push", "pull", "overdue", "reminders")
 
 
 def run_sync(
@@ -42,8 +44,12 @@ def run_sync(
     only: Collection[str] = STEPS,
     dry_run: bool = False,
     policy: RetryPolicy | None = None,
+    base_dir: Path | None = None,
 ) -> SyncReport:
-    """Run the chosen steps under the sync lock; raises LockBusy if another run holds it."""
+    """Run the chosen steps under the sync lock; raises LockBusy if another run holds it.
+
+    ``base_dir`` is the config file's folder (for a relative ``reminders.template_dir``).
+    """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     report = SyncReport()
@@ -61,5 +67,8 @@ def run_sync(
             log.error("sync stopped: %s", report.aborted)
         if "overdue" in only and not dry_run:
             report.overdue = mark_overdue(engine, calendar.local_date(now), now)
+        if "reminders" in only:
+            run_reminders(engine, config, calendar, now, report, dry_run=dry_run,
+                          base_dir=base_dir)
     report.duration = time.perf_counter() - started
     return report

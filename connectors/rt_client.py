@@ -1,0 +1,395 @@
+"""The wire client for Request Tracker's REST 2.0 API: HTTP, validated JSON, translated errors.
+
+It knows RT's URLs and JSON and nothing of enquiries (``connectors/rt_mapping.py``
+maps those). Every answer RT gives is validated by the pydantic models below
+before anything reads it, so a surprise in RT's JSON is caught at this boundary
+with RT's path in the message, not three calls later as a KeyError.
+
+RT's and ``requests``' errors become the bridge's in one place, ``RtClient.call``
+(HTTP answers judged by its ``_check``):
+
+    requests.ConnectionError, Timeout  → TransientError   RT down, restarting or slow
+    HTTP 5xx, 429                      → TransientError   Retry-After (seconds or a date)
+                                                           → TransientError.retry_after
+    HTTP 401, 403                      → AuthError        login refused, or the bridge's
+                                                           RT account lacks a right (RT's words)
+    HTTP 400, 404, 409, 422, other 4xx → PermanentError   with RT's own "message"
+                                                           (404: its NotFound)
+    2xx whose body is not the JSON expected → TransientError
+
+A garbled success body is treated as transient on purpose: it comes from a proxy's
+error page, a worker killed mid-answer or an RT upgrade half done, never from the
+enquiry's data, so failing the enquiry (PermanentError) would be wrong, and a
+retry is safe because creation looks the ticket up by the enquiry's id first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from crm_bridge.errors import AuthError, PermanentError, TransientError
+
+__all__ = [
+    "AttachmentInfo",
+    "AttachmentRow",
+    "CustomFieldInfo",
+    "NotFound",
+    "QueueInfo",
+    "RtClient",
+    "Ticket",
+    "TicketRow",
+    "TokenAuth",
+    "Txn",
+    "retry_after_seconds",
+]
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+PER_PAGE = 100  # RT's maximum page size
+
+
+class NotFound(PermanentError):
+    """RT answered 404: the ticket, queue or field asked for does not exist (for RT's API,
+    as the bridge's account sees it)."""
+
+
+# -- what RT answers (only the fields the bridge reads; RT sends many more) --------------------
+
+
+class _Rt(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True,
+                              coerce_numbers_to_str=True)
+
+
+class Ref(_Rt):
+    """A link to another record: RT gives ids as numbers in some places and strings in others."""
+
+    id: str
+    type: str | None = None
+    url: str | None = Field(default=None, alias="_url")
+
+
+class Link(_Rt):
+    ref: str
+    type: str | None = None
+
+
+class Created(_Rt):
+    id: str
+
+
+class Info(_Rt):
+    version: str = Field(alias="Version")
+
+
+class CustomFieldValues(_Rt):
+    id: str
+    name: str
+    values: list[str] = Field(default_factory=list)
+
+
+class TicketRow(_Rt):
+    """A search result with the fields the bridge asks for."""
+
+    id: str
+    last_updated: datetime = Field(alias="LastUpdated")
+    status: str = Field(alias="Status")
+    custom_fields: list[CustomFieldValues] = Field(default_factory=list, alias="CustomFields")
+    requestors: list[Ref] = Field(default_factory=list, alias="Requestor")
+
+    def cf(self, name: str) -> str | None:
+        return _cf(self.custom_fields, name)
+
+
+class Ticket(TicketRow):
+    subject: str = Field(alias="Subject")
+    queue: Ref = Field(alias="Queue")
+
+
+class Txn(_Rt):
+    """A transaction: one change in a ticket's history."""
+
+    id: str
+    type: str = Field(alias="Type")
+    created: datetime = Field(alias="Created")
+    creator: Ref = Field(alias="Creator")
+    field: str = Field(default="", alias="Field")
+    old_value: str | None = Field(default=None, alias="OldValue")
+    new_value: str | None = Field(default=None, alias="NewValue")
+
+
+class AttachmentRow(_Rt):
+    id: str
+    filename: str = Field(default="", alias="Filename")
+    content_type: str = Field(default="", alias="ContentType")
+
+
+class AttachmentInfo(AttachmentRow):
+    content: str = Field(default="", alias="Content")  # base64 of the stored bytes
+    headers: str = Field(default="", alias="Headers")
+
+
+class QueueInfo(_Rt):
+    id: str
+    name: str = Field(alias="Name")
+    lifecycle: str = Field(default="default", alias="Lifecycle")
+    disabled: str = Field(default="0", alias="Disabled")
+    ticket_custom_fields: list[CustomFieldValues] = Field(
+        default_factory=list, alias="TicketCustomFields")
+    hyperlinks: list[Link] = Field(default_factory=list, alias="_hyperlinks")
+
+    def custom_field_names(self) -> set[str]:
+        return {cf.name for cf in self.ticket_custom_fields}
+
+    def can_create_tickets(self) -> bool:
+        """RT lists the 'create ticket' link only when the caller may create tickets here."""
+        return any(link.ref == "create" and link.type == "ticket" for link in self.hyperlinks)
+
+
+class CustomFieldInfo(_Rt):
+    id: str
+    name: str = Field(alias="Name")
+    type: str = Field(default="", alias="Type")
+    lookup_type: str = Field(default="", alias="LookupType")
+    disabled: str = Field(default="0", alias="Disabled")
+
+
+class _Page(_Rt):
+    """RT leaves ``pages`` and ``total`` null when it would have to check rights on every
+    match to count them (any account but a superuser), so paging follows the items."""
+
+    items: list[dict[str, Any]]
+    page: int = 1
+    pages: float | None = None
+    next_page: str | None = None
+
+
+class _Problem(_Rt):
+    message: str = ""
+
+
+def _cf(values: list[CustomFieldValues], name: str) -> str | None:
+    for cf in values:
+        if cf.name == name and cf.values:
+            return cf.values[0]
+    return None
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+
+class TokenAuth(AuthBase):
+    """RT's auth tokens: ``Authorization: token <value>``; the value never reaches a log."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"token {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "TokenAuth(****)"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: it may be a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+class RtClient:
+    """One ``requests.Session`` to one RT; every call has a timeout and one INFO log line.
+
+    The log line names the method, the path (never the query string, which can hold
+    search values) and the outcome, and nothing a constituent wrote.
+    """
+
+    def __init__(self, base_url: str, auth: AuthBase | tuple[str, str], *,
+                 timeout: tuple[float, float] = (5.0, 30.0), pool_size: int = 10,
+                 verify: bool | str = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api = f"{self.base_url}/REST/2.0"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.verify = verify
+        self.session.headers.update({"Accept": "application/json",
+                                     "User-Agent": "crm-bridge rt connector"})
+        # No urllib3 retries: sync decides what to retry, from the error type alone.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the one place RT's answers are judged ----------------------------------------------
+    def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+             json: Any = None) -> Any:
+        """``method path`` under /REST/2.0; the parsed JSON body, or a bridge error."""
+        url = path if path.startswith("http") else f"{self.api}/{path.lstrip('/')}"
+        shown = url[len(self.api):] if url.startswith(self.api) else url
+        shown = shown.split("?", 1)[0]
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, params=params, json=json,
+                                            timeout=self.timeout)
+        except requests.Timeout as exc:
+            log.info("RT %s %s: timed out", method, shown)
+            raise TransientError(f"RT at {self.base_url} did not answer {method} {shown} "
+                                 f"within {self.timeout[1]:g} s") from exc
+        except requests.RequestException as exc:
+            log.info("RT %s %s: unreachable", method, shown)
+            raise TransientError(f"RT at {self.base_url} cannot be reached "
+                                 f"({type(exc).__name__}): is it running?") from exc
+        with response:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("RT %s %s -> %d (%.0f ms)", method, shown, response.status_code, elapsed)
+            return self._check(method, shown, response)
+
+    def _check(self, method: str, shown: str, response: requests.Response) -> Any:
+        status = response.status_code
+        what = f"RT refused {method} {shown} (HTTP {status})"
+        if status == 429 or status >= 500:
+            after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise TransientError(f"RT is busy or failing: {method} {shown} answered HTTP "
+                                 f"{status}{_reason(response)}", retry_after=after)
+        if status in (401, 403):
+            hint = ("the token or password was not accepted" if status == 401
+                    else "the bridge's RT account lacks a right")
+            raise AuthError(f"{what}: {hint}{_reason(response)}")
+        if status == 404:
+            raise NotFound(f"{what}{_reason(response)}")
+        if status >= 400:
+            raise PermanentError(f"{what}{_reason(response)}")
+        if status == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(f"RT answered {method} {shown} with a body that is not "
+                                 "JSON; retrying later") from None
+
+    def model(self, method: str, path: str, model: type[M], *,
+              params: Mapping[str, Any] | None = None, json: Any = None) -> M:
+        return _validate(model, self.call(method, path, params=params, json=json), path)
+
+    def pages(self, method: str, path: str, model: type[M], *,
+              params: Mapping[str, Any] | None = None, json: Any = None) -> Iterator[M]:
+        """Every item of a paged collection, page after page (RT's maximum page size)."""
+        query = dict(params or {})
+        query["per_page"] = PER_PAGE
+        page_no = 1
+        while True:
+            query["page"] = page_no
+            page = _validate(_Page, self.call(method, path, params=query, json=json), path)
+            for item in page.items:
+                yield _validate(model, item, path)
+            if len(page.items) < PER_PAGE or (page.pages is not None and page_no >= page.pages):
+                return
+            page_no += 1
+
+    # -- RT's resources -----------------------------------------------------------------------
+    def info(self) -> Info:
+        return self.model("GET", "rt", Info)
+
+    def search_tickets(self, query: str, fields: str, order_by: str = "id") -> Iterator[TicketRow]:
+        return self.pages("GET", "tickets", TicketRow,
+                          params={"query": query, "fields": fields, "orderby": order_by})
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        return self.model("GET", f"ticket/{ticket_id}", Ticket)
+
+    def create_ticket(self, payload: dict[str, Any]) -> str:
+        return self.model("POST", "ticket", Created, json=payload).id
+
+    def comment(self, ticket_id: str, text: str) -> None:
+        self.call("POST", f"ticket/{ticket_id}/comment",
+                  json={"Content": text, "ContentType": "text/plain"})
+
+    def history(self, ticket_id: str) -> Iterator[Txn]:
+        return self.pages("GET", f"ticket/{ticket_id}/history", Txn,
+                          params={"fields": "Type,Created,Creator,Field,OldValue,NewValue"})
+
+    def transaction_attachments(self, txn_id: str) -> list[AttachmentRow]:
+        return list(self.pages("GET", f"transaction/{txn_id}/attachments", AttachmentRow,
+                               params={"fields": "Filename,ContentType"}))
+
+    def attachment(self, attachment_id: str) -> AttachmentInfo:
+        return self.model("GET", f"attachment/{attachment_id}", AttachmentInfo)
+
+    def queue(self, name: str) -> QueueInfo | None:
+        """The queue called ``name``; None when RT has none (RT answers 404)."""
+        try:
+            return self.model("GET", f"queue/{quote(name, safe='')}", QueueInfo)
+        except NotFound:
+            return None
+
+    def create_queue(self, name: str, description: str) -> str:
+        return self.model("POST", "queue", Created,
+                          json={"Name": name, "Description": description}).id
+
+    def custom_fields_named(self, name: str) -> list[CustomFieldInfo]:
+        return list(self.pages("POST", "customfields", CustomFieldInfo,
+                               params={"fields": "Name,Type,LookupType,Disabled"},
+                               json=[{"field": "Name", "value": name}]))
+
+    def create_custom_field(self, name: str, cf_type: str, description: str) -> str:
+        """A single-value ticket custom field applied to every queue.
+
+        RT 5.0's REST 2.0 can apply a new custom field to one queue or to all, but not
+        to a list of queues, and cannot apply an existing one anywhere; "all" keeps one
+        field per bridge value, which TicketSQL needs (duplicate names confuse it).
+        """
+        return self.model("POST", "customfield", Created, json={
+            "Name": name, "Type": cf_type, "MaxValues": 1, "Description": description,
+            "LookupType": "RT::Queue-RT::Ticket", "Queue": 0,
+        }).id
+
+
+def _validate(model: type[M], data: Any, path: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise TransientError(f"RT answered {path} with JSON the bridge does not understand "
+                             f"({where}: {first['msg']})") from None
+
+
+def _reason(response: requests.Response) -> str:
+    """RT's own explanation: the JSON body's "message", else the start of the text."""
+    try:
+        problem = _Problem.model_validate(response.json())
+        text = problem.message
+    except ValueError:  # not JSON, or JSON that is not an object with a message
+        text = response.text
+    text = " ".join(text.split())[:300]
+    return f": {text}" if text else ""

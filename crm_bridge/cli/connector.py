@@ -1,0 +1,111 @@
+"""`connector check | setup`: is the CRM ready for the bridge, and make it ready where it can.
+
+`check` only reads; `setup` creates what the mapping needs (queues, custom fields)
+in a CRM whose connector offers it (the ``SupportsSetup`` capability) and then
+checks again. A connector without that capability is checked by its health call.
+Neither needs the state store. Exit 0: ready; 1: something to fix (each line
+says what); 2: configuration error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, get_args
+
+import click
+from pydantic import BaseModel, SecretStr
+
+from connectors.base import Finding, SupportsSetup
+from crm_bridge.app import Bridge
+from crm_bridge.cli.context import CliContext
+from crm_bridge.cli.output import emit_json, json_option
+from crm_bridge.errors import AuthError, PermanentError, TransientError
+from crm_bridge.registry import configured_class
+
+__all__ = ["connector"]
+
+
+@click.group()
+def connector() -> None:
+    """Check the CRM connection; create the queues and fields the mapping needs."""
+
+
+@connector.command("check")
+@json_option
+@click.pass_obj
+def check(ctx: CliContext, as_json: bool) -> None:
+    """Say what is missing or unreachable in the CRM, and what to do about it."""
+    _report(_findings(ctx.bridge(check_schema=False), setup=False), as_json)
+
+
+@connector.command("setup")
+@json_option
+@click.pass_obj
+def setup(ctx: CliContext, as_json: bool) -> None:
+    """Create what the mapping needs in the CRM (safe to repeat), then check."""
+    _report(_findings(ctx.bridge(check_schema=False), setup=True), as_json)
+
+
+def _findings(bridge: Bridge, setup: bool) -> list[Finding]:
+    kind = bridge.config.connector.type
+    subject = f"connector '{kind}'"
+    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup)
+
+
+def _crm_findings(bridge: Bridge, subject: str, setup: bool) -> list[Finding]:
+    try:
+        crm = bridge.connector()  # a ConfigError here exits 2, naming the line
+        crm.health()
+        if isinstance(crm, SupportsSetup):
+            services = bridge.config.services
+            return crm.setup(services) if setup else crm.check(services)
+    except TransientError as exc:
+        return [Finding(subject, False, f"cannot be reached: {exc}; check its url (or path) "
+                                        "and that the CRM is running")]
+    except AuthError as exc:
+        return [Finding(subject, False, f"refused the bridge: {exc}; check the credentials "
+                                        "and the environment variables they come from")]
+    except PermanentError as exc:
+        return [Finding(subject, False, str(exc))]
+    detail = "answers; it has nothing to set up" if setup else "answers"
+    return [Finding(subject, True, detail)]
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def _written_secrets(bridge: Bridge) -> list[Finding]:
+    """A connector secret typed into the file instead of ``${VARIABLE}``: it belongs in the
+    environment (the systemd unit's EnvironmentFile=), where the config file never shows it."""
+    loaded = bridge.loaded
+    settings: type[BaseModel] = configured_class(loaded).Settings
+    lines = loaded.path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for name, field in settings.model_fields.items():
+        if name not in loaded.config.connector.options() or not _is_secret(field.annotation):
+            continue
+        line = loaded.source.line_of(("connector", name))
+        if line is not None and "${" not in lines[line - 1]:
+            found.append(Finding(
+                f"connector.{name} ({loaded.path.name} line {line})", False,
+                f"the secret is written in the file: set it in the environment and write "
+                f"{name}: ${{VARIABLE}} instead"))
+    return found
+
+
+def _report(findings: list[Finding], as_json: bool) -> None:
+    problems = [f for f in findings if not f.ok]
+    if as_json:
+        emit_json({"ok": not problems, "findings": [asdict(f) for f in findings]})
+    else:
+        for finding in findings:
+            mark = "created" if finding.changed else ("ok" if finding.ok else "PROBLEM")
+            click.echo(f"{mark:8} {finding.subject}: {finding.detail}")
+        if problems:
+            click.echo(f"{len(problems)} problem(s): fix them, then run "
+                       "`crm-bridge connector check` again")
+        else:
+            click.echo("ready: the bridge can open cases in the CRM")
+    if problems:
+        raise click.exceptions.Exit(1)

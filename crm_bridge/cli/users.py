@@ -1,0 +1,129 @@
+"""`user add | passwd | list | disable | enable`: portal accounts and their passwords.
+
+Passwords are asked for twice on a terminal, or read from the first line of standard input
+with --password-stdin (for scripts); they never appear on the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from crm_bridge.cli.context import CliContext
+from crm_bridge.cli.output import emit_json, json_option, table
+from crm_bridge.errors import InputError
+from crm_bridge.portal.accounts import (
+    UserRole,
+    check_password,
+    create_user,
+    list_users,
+    set_active,
+    set_password,
+)
+
+__all__ = ["user"]
+
+
+@click.group()
+def user() -> None:
+    """Portal accounts: members, members' services staff and administrators."""
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise InputError("--password-stdin", "standard input had no password on its first line")
+        return check_password(line)
+    if not sys.stdin.isatty():
+        raise InputError("password", "not a terminal: pipe the password in with --password-stdin")
+    while True:
+        first = click.prompt("Password", hide_input=True, err=True)
+        try:
+            check_password(first)
+        except InputError as exc:
+            click.echo(f"password {exc.message}; try again", err=True)
+            continue
+        if click.prompt("Repeat password", hide_input=True, err=True) == first:
+            return str(first)
+        click.echo("the passwords did not match; try again", err=True)
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in UserRole]), required=True,
+              help="member: own and ward-shared enquiries; staff: all; admin: accounts only.")
+@click.option("--member", "member_id", help="The member's id (member accounts only).")
+@click.option("--name", "display_name", help="Shown in the portal [default: the member's name].")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--sso-only", is_flag=True,
+              help="No password: the account signs in only through the trusted header.")
+@click.option("--replace", is_flag=True,
+              help="Update the account if it exists (role, name, password) instead of failing.")
+@click.pass_obj
+def add(ctx: CliContext, username: str, role: str, member_id: str | None,
+        display_name: str | None, password_stdin: bool, sso_only: bool, replace: bool) -> None:
+    """Add a portal account."""
+    bridge = ctx.bridge()
+    password = None if sso_only else _password(password_stdin)
+    with bridge.engine.begin() as conn:
+        account = create_user(conn, bridge.config, username, UserRole(role), display_name,
+                              member_id, password, datetime.now(UTC), replace=replace)
+    click.echo(f"{account.username} ({account.role.value}) ready")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_obj
+def passwd(ctx: CliContext, username: str, password_stdin: bool) -> None:
+    """Set a new password; signs the user out everywhere and clears any lock-out."""
+    bridge = ctx.bridge()
+    password = _password(password_stdin)
+    with bridge.engine.begin() as conn:
+        set_password(conn, username, password)
+    click.echo(f"password changed for {username.strip().lower()}")
+
+
+@user.command("list")
+@json_option
+@click.pass_obj
+def list_command(ctx: CliContext, as_json: bool) -> None:
+    """List the accounts."""
+    with ctx.bridge().engine.connect() as conn:
+        accounts = list_users(conn)
+    if as_json:
+        emit_json([{"username": a.username, "name": a.display_name, "role": a.role.value,
+                    "member_id": a.member_id, "active": a.active,
+                    "last_login_at": a.last_login_at} for a in accounts])
+        return
+    if not accounts:
+        click.echo("no accounts yet: add one with 'crm-bridge user add USERNAME --role admin'")
+        return
+    table(["username", "role", "member", "name", "active", "last sign-in"],
+          [[a.username, a.role.value, a.member_id or "", a.display_name,
+            "yes" if a.active else "no",
+            a.last_login_at.strftime("%Y-%m-%d %H:%M") if a.last_login_at else "never"]
+           for a in accounts])
+
+
+@user.command("disable")
+@click.argument("username")
+@click.pass_obj
+def disable(ctx: CliContext, username: str) -> None:
+    """Stop an account signing in (and end its sessions now)."""
+    with ctx.bridge().engine.begin() as conn:
+        set_active(conn, username, False)
+    click.echo(f"{username.strip().lower()} disabled")
+
+
+@user.command("enable")
+@click.argument("username")
+@click.pass_obj
+def enable(ctx: CliContext, username: str) -> None:
+    """Let a disabled account sign in again."""
+    with ctx.bridge().engine.begin() as conn:
+        set_active(conn, username, True)
+    click.echo(f"{username.strip().lower()} enabled")

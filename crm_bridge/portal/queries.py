@@ -1,0 +1,208 @@
+"""The portal's reads: dashboard lists and counts, search, one enquiry. Always narrowed by
+``policy.visible_branches``, so no page or API route can forget who may see what.
+
+Lists select only the columns a table shows (no address, e-mail or phone), which keeps
+the dashboard quick with a hundred thousand enquiries in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+
+from crm_bridge.models import OPEN_STATUSES, Enquiry, Status
+from crm_bridge.portal.policy import Principal, can_view, visible_branches
+from crm_bridge.store.enquiries import EnquiryFilter, get_enquiry
+from crm_bridge.store.tables import attachments, enquiries
+
+__all__ = [
+    "COUNT_CAP",
+    "Dashboard",
+    "Row",
+    "dashboard",
+    "photos_of",
+    "rows_where",
+    "search",
+    "visible_enquiry",
+]
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+_c = enquiries.c
+_COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
+            _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
+            _c.location, _c.consent_to_share)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One enquiry as a list shows it."""
+
+    id: str
+    reference: str
+    member_id: str
+    ward_id: str | None
+    category_id: str
+    service_id: str
+    status: Status
+    target_date: date
+    overdue: bool
+    received_at: datetime
+    constituent_name: str
+    location: str | None
+    consent_to_share: bool
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status.value in _OPEN and (self.overdue or self.target_date < today)
+
+    def as_json(self, today: date) -> dict[str, Any]:
+        return {
+            "reference": self.reference, "member_id": self.member_id, "ward_id": self.ward_id,
+            "category_id": self.category_id, "service_id": self.service_id,
+            "status": self.status.value, "target_date": self.target_date.isoformat(),
+            "overdue": self.is_overdue(today), "received_at": self.received_at.isoformat(),
+            "constituent_name": self.constituent_name, "location": self.location,
+            "shared": self.consent_to_share,
+        }
+
+
+def _row(r: Any) -> Row:
+    return Row(r.id, r.reference, r.member_id, r.ward_id, r.category_id, r.service_id,
+               Status(r.status), r.target_date, bool(r.overdue), r.received_at,
+               r.constituent_name, r.location, bool(r.consent_to_share))
+
+
+def rows_where(conn: Connection, condition: ColumnElement[bool], order: Any,
+               limit: int, offset: int = 0) -> list[Row]:
+    query = select(*_COLUMNS).where(condition).order_by(*order).limit(limit).offset(offset)
+    return [_row(r) for r in conn.execute(query)]
+
+
+def _count(conn: Connection, condition: ColumnElement[bool]) -> int:
+    return int(conn.execute(select(func.count()).select_from(enquiries).where(condition))
+               .scalar_one())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    mine: list[Row]
+    mine_total: int
+    mine_overdue: int
+    shared: list[Row]
+    shared_total: int
+
+
+def dashboard(conn: Connection, who: Principal, today: date, limit: int = 25) -> Dashboard:
+    """Open enquiries, earliest target first (so overdue ones lead), and the ward's shared ones.
+
+    For staff "mine" is every member's open enquiries: they work for all of them.
+    """
+    is_open = _c.status.in_(_OPEN)
+    overdue = or_(_c.overdue.is_(True), _c.target_date < today)
+    order = (_c.target_date, _c.reference)
+    if who.is_staff:
+        mine_where: ColumnElement[bool] = is_open
+    else:
+        # A member's own enquiries are always visible to them (policy.can_view).
+        mine_where = and_(_c.member_id == (who.member_id or ""), is_open)
+    mine = rows_where(conn, mine_where, order, limit)
+    mine_total = _count(conn, mine_where)
+    mine_overdue = _count(conn, and_(mine_where, overdue))
+    shared: list[Row] = []
+    shared_total = 0
+    if who.ward_id is not None and not who.is_staff:
+        # The ward branch of policy.visible_branches, open ones only.
+        shared_where = and_(_c.ward_id == who.ward_id, _c.consent_to_share.is_(True),
+                            _c.member_id != who.member_id, is_open)
+        shared = rows_where(conn, shared_where, order, limit)
+        shared_total = _count(conn, shared_where)
+    return Dashboard(mine, mine_total, mine_overdue, shared, shared_total)
+
+
+COUNT_CAP = 250  # ten pages: past that, a filter serves better than paging
+
+
+def _conditions(conn: Connection, where: EnquiryFilter, zone: ZoneInfo) -> list[Any]:
+    """``where`` as conditions the indexes can serve.
+
+    Unlike ``EnquiryFilter.apply`` (kept for the CLI), dates are the council's local days
+    turned into UTC instants, not ``date(received_at)`` (which no index can use and which
+    reads the UTC day), and text is a plain LIKE, which SQLite already matches without
+    regard to case (ILIKE on PostgreSQL).
+    """
+    conditions: list[Any] = []
+    for column, value in ((_c.member_id, where.member_id), (_c.ward_id, where.ward_id),
+                          (_c.category_id, where.category_id),
+                          (_c.service_id, where.service_id)):
+        if value is not None:
+            conditions.append(column == value)
+    if where.status is not None:
+        conditions.append(_c.status == where.status.value)
+    if where.open_only:
+        conditions.append(_c.status.in_(_OPEN))
+    if where.received_from is not None:
+        conditions.append(_c.received_at >= _local_midnight(where.received_from, zone))
+    if where.received_to is not None:
+        conditions.append(_c.received_at < _local_midnight(
+            where.received_to + timedelta(days=1), zone))
+    if where.text:
+        escaped = where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        # References are all digits and capitals: only worth matching when digits were typed.
+        columns = _TEXT if any(ch.isdigit() for ch in where.text) else _TEXT[1:]
+        if conn.dialect.name == "postgresql":
+            conditions.append(or_(*(col.ilike(pattern, escape="\\") for col in columns)))
+        else:
+            conditions.append(or_(*(col.like(pattern, escape="\\") for col in columns)))
+    return conditions
+
+
+_TEXT = (_c.reference, _c.constituent_name, _c.description, _c.location)
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, per_page: int,
+           zone: ZoneInfo) -> tuple[list[Row], int]:
+    """One page of matches, newest first, and how many there are, counted up to COUNT_CAP
+    (past that the page says "more than 250"; pages stop there).
+
+    One pass per scope branch: the newest COUNT_CAP + 1 matching ids, merged here; then the
+    page's rows by id.
+    """
+    filters = _conditions(conn, where, zone)
+    newest = (_c.received_at.desc(), _c.reference.desc())
+    keys: list[tuple[datetime, str, str]] = []
+    for scope in visible_branches(who):
+        query = (select(_c.received_at, _c.reference, _c.id).where(scope, *filters)
+                 .order_by(*newest).limit(COUNT_CAP + 1))
+        keys.extend((r.received_at, r.reference, r.id) for r in conn.execute(query))
+    keys.sort(reverse=True)
+    keys = keys[:COUNT_CAP + 1]
+    wanted = [key[2] for key in keys[(page - 1) * per_page:page * per_page]]
+    if not wanted:
+        return [], len(keys)
+    return rows_where(conn, _c.id.in_(wanted), newest, per_page), len(keys)
+
+
+def visible_enquiry(conn: Connection, who: Principal, reference: str) -> Enquiry | None:
+    """The enquiry if it exists and ``who`` may see it; None either way otherwise (so the
+    answer never tells a member that an enquiry they may not see exists)."""
+    if not who.sees_enquiries:
+        return None
+    found = get_enquiry(conn, reference)
+    if found is None or not can_view(who, found.member_id, found.ward_id, found.consent.to_share):
+        return None
+    return found
+
+
+def photos_of(conn: Connection, enquiry_id: str) -> list[tuple[int, str, int]]:
+    """(id, filename, size) of an enquiry's photos."""
+    return [(r.id, r.filename, r.size) for r in conn.execute(
+        select(attachments.c.id, attachments.c.filename, attachments.c.size)
+        .where(attachments.c.enquiry_id == enquiry_id).order_by(attachments.c.id))]

@@ -1,0 +1,236 @@
+"""The JSON API under /api/: the pages' data and actions, with exactly their authorisation
+(the same ``policy`` and ``queries``) and the same audit trail. Documented by the generated
+OpenAPI schema at /api/openapi.json. POSTs need the session's X-CSRF-Token header.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_bridge.errors import InputError
+from crm_bridge.models import Channel, Enquiry
+from crm_bridge.portal.actions import add_note, log_from_portal
+from crm_bridge.portal.audit import record_many
+from crm_bridge.portal.context import Visit, api_principal, visit
+from crm_bridge.portal.duplicates import Duplicates, find_duplicates
+from crm_bridge.portal.forms import parse_enquiry_form
+from crm_bridge.portal.policy import Principal, can_add_note
+from crm_bridge.portal.queries import dashboard, search, visible_enquiry
+from crm_bridge.portal.routes.search import PER_PAGE, search_filter
+from crm_bridge.portal.security import same_origin
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["enquiries"])
+
+
+class Summary(BaseModel):
+    reference: str
+    member_id: str
+    ward_id: str | None
+    category_id: str
+    service_id: str
+    status: str
+    target_date: date
+    overdue: bool
+    received_at: str
+    constituent_name: str
+    location: str | None
+    shared: bool = Field(description="the constituent agreed to share with ward colleagues")
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    items: list[Summary]
+
+
+class DashboardOut(BaseModel):
+    mine: list[Summary]
+    mine_total: int
+    mine_overdue: int
+    shared: list[Summary]
+    shared_total: int
+
+
+class DuplicatesOut(BaseModel):
+    same_issue: list[Summary]
+    same_person: list[Summary]
+    hidden: int = Field(description="matches in the ward this user may not see (no details)")
+
+
+class NewEnquiry(BaseModel):
+    """The portal form's fields; ``member`` is ignored for members (they log as themselves)."""
+
+    model_config = ConfigDict(extra="forbid")
+    member: str | None = None
+    category: str
+    name: str
+    postcode: str | None = None
+    address: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    description: str
+    location: str | None = None
+    channel: Channel = Channel.SURGERY
+    consent: bool
+
+
+class Logged(BaseModel):
+    reference: str
+    target_date: date
+    service_id: str
+    duplicates: DuplicatesOut
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=5000)
+
+
+def _post_guard(v: Visit, token: str | None) -> Principal:
+    who = api_principal(v)
+    if not same_origin(v.request) or not v.csrf_ok(token):
+        raise HTTPException(status_code=403, detail="missing or wrong X-CSRF-Token header")
+    return who
+
+
+def _summaries(rows: Any, today: date) -> list[Summary]:
+    return [Summary(**row.as_json(today)) for row in rows]
+
+
+def _today(v: Visit) -> date:
+    return v.portal.bridge.router.calendar.local_date(v.now)
+
+
+def _dupes_out(d: Duplicates, today: date) -> DuplicatesOut:
+    return DuplicatesOut(same_issue=_summaries(d.same_issue, today),
+                         same_person=_summaries(d.same_person, today), hidden=d.hidden)
+
+
+@router.get("/dashboard", response_model=DashboardOut)
+def api_dashboard(v: Annotated[Visit, Depends(visit)]) -> DashboardOut:
+    """My open enquiries (earliest target first) and my ward's shared ones, with counts."""
+    who = api_principal(v)
+    if not who.sees_enquiries:
+        raise HTTPException(status_code=403, detail="this account cannot see enquiries")
+    with v.portal.store.read() as conn:
+        board = dashboard(conn, who, _today(v))
+    record_many(v.portal.store, v.now, who.username, "listed",
+                [r.id for r in (*board.mine, *board.shared)], "api dashboard")
+    return DashboardOut(mine=_summaries(board.mine, _today(v)), mine_total=board.mine_total,
+                        mine_overdue=board.mine_overdue,
+                        shared=_summaries(board.shared, _today(v)),
+                        shared_total=board.shared_total)
+
+
+@router.get("/enquiries", response_model=Page)
+def api_search(v: Annotated[Visit, Depends(visit)],
+               q: str | None = None, ward: str | None = None, member: str | None = None,
+               category: str | None = None, service: str | None = None,
+               status: str | None = None,
+               received_from: Annotated[str | None, Query(alias="from")] = None,
+               received_to: Annotated[str | None, Query(alias="to")] = None,
+               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Page:
+    """Enquiries this user may see, newest first, narrowed by text and filters."""
+    who = api_principal(v)
+    if not who.sees_enquiries:
+        raise HTTPException(status_code=403, detail="this account cannot see enquiries")
+    params = {"q": q, "ward": ward, "member": member, "category": category,
+              "service": service, "status": status, "from": received_from, "to": received_to}
+    where, _values, errors = search_filter({k: x or "" for k, x in params.items()},
+                                           v.portal.bridge.config)
+    if errors:
+        raise HTTPException(status_code=422, detail=errors)
+    with v.portal.store.read() as conn:
+        rows, total = search(conn, who, where, page, PER_PAGE,
+                                 v.portal.bridge.router.calendar.zone)
+    record_many(v.portal.store, v.now, who.username, "searched",
+                [r.id for r in rows], "api")
+    return Page(total=total, page=page, per_page=PER_PAGE, items=_summaries(rows, _today(v)))
+
+
+@router.get("/enquiries/{reference}")
+def api_enquiry(reference: str, v: Annotated[Visit, Depends(visit)]) -> dict[str, Any]:
+    """One enquiry in full: constituent, consent, history, links (the Enquiry model)."""
+    who = api_principal(v)
+    with v.portal.store.read() as conn:
+        enquiry = visible_enquiry(conn, who, reference)
+    if enquiry is None:
+        raise HTTPException(status_code=404, detail="no such enquiry")
+    record_many(v.portal.store, v.now, who.username, "viewed", [str(enquiry.id)], "api")
+    return enquiry.model_dump(mode="json")
+
+
+@router.post("/enquiries", status_code=201, response_model=Logged)
+def api_log(body: NewEnquiry, v: Annotated[Visit, Depends(visit)],
+            x_csrf_token: Annotated[str | None, Header()] = None) -> Logged:
+    """Log an enquiry; stored at once and sent to the CRM on the next sync."""
+    who = _post_guard(v, x_csrf_token)
+    if not who.is_staff and who.member_id is None:
+        raise HTTPException(status_code=403, detail="this account cannot log enquiries")
+    fields = body.model_dump()
+    fields["consent"] = "yes" if body.consent else "no"
+    fields["channel"] = body.channel.value
+    parsed = parse_enquiry_form({k: x for k, x in fields.items() if x is not None},
+                                v.portal.bridge.config, who)
+    if parsed.errors or parsed.draft is None:
+        raise HTTPException(status_code=422, detail=parsed.errors)
+    try:
+        logged: Enquiry = log_from_portal(v.portal.store, v.portal.bridge, who, parsed.draft,
+                                          None, v.now)
+    except InputError as exc:
+        raise HTTPException(status_code=422, detail={exc.field: exc.message}) from None
+    with v.portal.store.read() as conn:
+        dupes = find_duplicates(
+            conn, who, ward_id=logged.ward_id, category_id=logged.category_id,
+            location=logged.location, postcode=logged.constituent.postcode,
+            name=logged.constituent.name, now=v.now,
+            days=v.portal.bridge.config.portal.duplicate_days, exclude=str(logged.id))
+    record_many(v.portal.store, v.now, who.username, "viewed", dupes.ids(), "api")
+    return Logged(reference=logged.reference, target_date=logged.target_date,
+                  service_id=logged.service_id, duplicates=_dupes_out(dupes, _today(v)))
+
+
+@router.post("/enquiries/{reference}/notes", status_code=202)
+def api_note(reference: str, body: NoteIn, v: Annotated[Visit, Depends(visit)],
+             x_csrf_token: Annotated[str | None, Header()] = None) -> dict[str, str]:
+    """Add a follow-up note; it goes to the CRM case on the next sync."""
+    who = _post_guard(v, x_csrf_token)
+    with v.portal.store.read() as conn:
+        enquiry = visible_enquiry(conn, who, reference)
+    if enquiry is None:
+        raise HTTPException(status_code=404, detail="no such enquiry")
+    if not can_add_note(who, enquiry):
+        raise HTTPException(status_code=403, detail="only the member or members' services")
+    add_note(v.portal.store, who, enquiry, body.text, v.now)
+    return {"status": "queued"}
+
+
+@router.get("/duplicates", response_model=DuplicatesOut)
+def api_duplicates(
+    v: Annotated[Visit, Depends(visit)],
+    member: str | None = None, category: str | None = None,
+    location: Annotated[str | None, Query(max_length=500)] = None,
+    postcode: Annotated[str | None, Query(max_length=10)] = None,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+) -> DuplicatesOut:
+    """Possible duplicates of an enquiry being typed: the same issue in the member's ward
+    recently, and the constituent's earlier enquiries (only those this user may see)."""
+    who = api_principal(v)
+    if not who.sees_enquiries:
+        raise HTTPException(status_code=403, detail="this account cannot see enquiries")
+    config = v.portal.bridge.config
+    member_id = who.member_id if not who.is_staff else member
+    ward = config.ward_of(member_id) if member_id else None
+    with v.portal.store.read() as conn:
+        dupes = find_duplicates(conn, who, ward_id=ward.id if ward else None,
+                                category_id=category, location=location, postcode=postcode,
+                                name=name, now=v.now, days=config.portal.duplicate_days)
+    record_many(v.portal.store, v.now, who.username, "duplicate_check", dupes.ids())
+    return _dupes_out(dupes, _today(v))

@@ -1,0 +1,217 @@
+"""The connector contract: one suite every connector passes, parametrised over backends.
+
+A backend is added with ONE factory: a generator decorated with ``@backend_factory(name)``
+that yields a ``Backend`` (a connector on a CRM that really runs, plus a service officer
+who works cases in that CRM the way its staff do) and cleans up after the test. A
+factory declares the optional features it has (``credentials``: the CRM has a login that
+can be wrong); tests marked ``@pytest.mark.needs(feature)`` run only on backends with
+it, so the suite generates no test that has to be skipped. Like dlt's
+``destinations_configs`` and meltano's test factory, the suite never names a backend.
+
+    @backend_factory("lagan", features={"credentials"})
+    def lagan(tmp_path: Path) -> Iterator[Backend]:
+        with lagan_double() as server:          # the CRM, for real, over HTTP
+            yield Backend(name="lagan", ...)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+import yaml
+from support.connector_kit import closed_port
+from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
+
+from connectors.base import BaseMapping, Connector, ConnectorContext, Note
+from connectors.local import LocalConnector, LocalMapping, LocalSettings
+from connectors.local_store import LocalCaseStore
+from connectors.rt import RtConnector, RtSettings
+from connectors.rt_mapping import RtMapping
+from crm_bridge.models import Enquiry, ServiceDestination
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Officer(Protocol):
+    """A service officer working a case inside the CRM itself."""
+
+    def take(self, case_ref: str) -> None:
+        """Start work: the CRM status its mapping calls in_progress."""
+
+    def reply(self, case_ref: str, text: str) -> None:
+        """Send the service's response to the constituent."""
+
+    def resolve(self, case_ref: str) -> None:
+        """Finish: the CRM status its mapping calls responded."""
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        """Every case the CRM holds for the enquiry (by its external reference)."""
+
+    def notes(self, case_ref: str) -> list[str]:
+        """The text of the notes on the case, oldest first."""
+
+
+@dataclass
+class Backend:
+    name: str
+    connector: Connector
+    mapping: BaseMapping
+    destination: ServiceDestination
+    officer: Officer
+    reconnect: Callable[[], Connector]  # another connector on the same CRM: a later sync run
+    reject: Callable[[Connector], Any]  # a call this CRM refuses
+    reason: str  # words of the CRM's own that its refusal carries
+    unreachable: Callable[[], Connector]  # configured for a CRM that is not there
+    wrong_credentials: Callable[[], Connector] | None = None
+
+
+@dataclass(frozen=True)
+class _Factory:
+    make: Callable[[Path], Any]
+    features: frozenset[str]
+
+
+FACTORIES: dict[str, _Factory] = {}
+
+
+def backend_factory(name: str, *, features: Iterable[str] = ()
+                    ) -> Callable[[Callable[[Path], Iterator[Backend]]],
+                                  Callable[[Path], Iterator[Backend]]]:
+    def register(make: Callable[[Path], Iterator[Backend]]) -> Callable[[Path], Iterator[Backend]]:
+        FACTORIES[name] = _Factory(contextmanager(make), frozenset(features))
+        return make
+    return register
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(feature): run only on backends with the feature")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    needs = {arg for mark in metafunc.definition.iter_markers("needs") for arg in mark.args}
+    names = sorted(name for name, f in FACTORIES.items() if needs <= f.features)
+    metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with FACTORIES[request.param].make(tmp_path) as made:
+        yield made
+
+
+def _mapping(model: type[BaseMapping], name: str) -> BaseMapping:
+    text = (REPO / "mappings" / f"{name}.yaml").read_text(encoding="utf-8")
+    return model.model_validate(yaml.safe_load(text))
+
+
+# -- local: the embedded case store --------------------------------------------------------
+
+
+class LocalOfficer:
+    def __init__(self, store: LocalCaseStore) -> None:
+        self.store = store
+
+    def take(self, case_ref: str) -> None:
+        self.store.set_status(case_ref, "open", "officer")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.store.set_status(case_ref, "open", "officer", response=text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.store.set_status(case_ref, "resolved", "officer")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        case = self.store.find(str(enquiry.id))
+        return [case.case_ref] if case else []
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [e.body for e in self.store.events_since(0, kinds=("note",))
+                if e.case_ref == case_ref]
+
+
+@backend_factory("local")
+def local(tmp_path: Path) -> Iterator[Backend]:
+    mapping = _mapping(LocalMapping, "local")
+    with ExitStack() as stack:
+        def connect(base: Path = tmp_path) -> Connector:
+            made = LocalConnector(LocalSettings(path="local-crm.db"),
+                                  ConnectorContext(base, mapping))
+            stack.callback(made.close)
+            return made
+
+        not_a_folder = tmp_path / "not-a-folder"
+        not_a_folder.write_text("a file where the store's folder should be", encoding="utf-8")
+        store = LocalCaseStore(tmp_path / "local-crm.db")
+        stack.callback(store.close)
+        yield Backend(
+            name="local", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=LocalOfficer(store), reconnect=connect,
+            reject=lambda c: c.add_note("LOC-999999", Note("follow-up", "cllr-x")),
+            reason="no local case LOC-999999",
+            unreachable=lambda: connect(not_a_folder),
+        )
+
+
+# -- rt: Request Tracker 5, really running ----------------------------------------------------
+
+
+class RtContractOfficer:
+    def __init__(self, officer: RtOfficer, mapping: RtMapping) -> None:
+        self.officer = officer
+        self.mapping = mapping
+
+    def take(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "open")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.officer.reply(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "resolved")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return self.officer.tickets_with(self.mapping.external_id_field, str(enquiry.id))
+
+    def notes(self, case_ref: str) -> list[str]:
+        return self.officer.comments(case_ref)
+
+
+@backend_factory("rt", features={"credentials"})
+def rt(tmp_path: Path) -> Iterator[Backend]:
+    server = rt_server()
+    mapping = _mapping(RtMapping, "rt")
+    assert isinstance(mapping, RtMapping)
+    destination = ServiceDestination(id="roads", name="Roads",
+                                     crm_target=f"Contract {uuid.uuid4().hex[:8]}",
+                                     response_days=10, contact="roads@example.gov.uk")
+    with ExitStack() as stack:
+        def connect(url: str = server.url, **login: Any) -> Connector:
+            made = RtConnector(RtSettings(url=url, **(login or {"token": server.token})),
+                               ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        connector = connect()
+        assert isinstance(connector, RtConnector)
+        problems = [f for f in connector.setup([destination]) if not f.ok]
+        assert not problems, problems
+        officer = stack.enter_context(server.officer())
+        yield Backend(
+            name="rt", connector=connector, mapping=mapping, destination=destination,
+            officer=RtContractOfficer(officer, mapping), reconnect=connect,
+            reject=lambda c: c.add_note("999999999", Note("follow-up", "cllr-x")),
+            reason="Message could not be recorded",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}",
+                                        token=server.token),
+            wrong_credentials=lambda: connect(username=BRIDGE_USER, password="not-the-password"),
+        )

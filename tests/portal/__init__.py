@@ -1,0 +1,1 @@
+"""The member portal's tests (a package, so its conftest does not shadow tests/conftest.py)."""
