@@ -75,6 +75,9 @@ def _print(result: DemoResult) -> None:
         f"  {f.closed} closed; {f.awaiting_close} answered and not closed yet",
         f"  {f.still_open} still waiting for an answer; {f.overdue} of them are overdue now "
         "(past the target date)",
+        f"  {sum(f.emails.values())} e-mails written to {result.config_path.parent / 'mail'}/"
+        + (": " + ", ".join(f"{number} {kind.replace('_', ' ')}"
+                            for kind, number in f.emails.items()) if f.emails else ""),
         "",
         "By service",
     ]

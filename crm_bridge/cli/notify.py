@@ -18,7 +18,7 @@ from crm_bridge.cli.output import emit_json, json_option, table
 from crm_bridge.errors import InputError
 from crm_bridge.models import Email
 from crm_bridge.reminders.render import Renderer
-from crm_bridge.reminders.smtp import SmtpMailer
+from crm_bridge.reminders.step import mailer_for
 from crm_bridge.store.tables import enquiries, notifications
 
 __all__ = ["notify"]
@@ -44,12 +44,13 @@ def test(ctx: CliContext, address: str) -> None:
     config = bridge.config
     now = datetime.now(UTC)
     smtp = config.smtp
-    server = f"{smtp.host}:{smtp.port} ({smtp.security})"
+    server = (f"the folder {bridge.loaded.resolve(smtp.folder)}" if smtp.transport == "folder"
+              else f"{smtp.host}:{smtp.port} ({smtp.security})")
     renderer = Renderer.for_config(config, bridge.loaded.base_dir)
     rendered = renderer.render("test", {"address": address, "server": server, "sent_at": now})
     message = renderer.message(rendered, kind="test", key=f"test:{address}:{now.isoformat()}",
                                to=[address], now=now)
-    mailer = SmtpMailer(smtp)
+    mailer = mailer_for(config, bridge.loaded.base_dir)
     try:
         refused = mailer.send(smtp.from_address, [address], message.encode("ascii"))
     finally:

@@ -102,6 +102,11 @@ class ConnectorSettings(BaseModel):
 
 
 class SmtpSettings(_Strict):
+    """Where the bridge's e-mail goes. ``transport: folder`` writes each message as an .eml
+    file into ``folder`` instead of sending it: for trying the bridge out, and for the demo."""
+
+    transport: str = Field(default="smtp", pattern="^(smtp|folder)$")
+    folder: str = "mail"
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     security: str = Field(default="none", pattern="^(none|starttls|ssl)$")

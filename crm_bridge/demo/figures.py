@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm_bridge.app import Bridge
 from crm_bridge.models import OPEN_STATUSES, Status
-from crm_bridge.store.tables import enquiries
+from crm_bridge.store.tables import enquiries, notifications
 
 __all__ = ["Figures", "ServiceFigures", "count"]
 
@@ -55,6 +55,7 @@ class Figures:
     still_open: int = 0  # still waiting for the service's answer
     overdue: int = 0
     failed_to_send: int = 0
+    emails: dict[str, int] = field(default_factory=dict)  # sent e-mails by kind
     by_service: list[ServiceFigures] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,6 +74,12 @@ def count(bridge: Bridge) -> Figures:
                    c.overdue, c.crm_ref)
     with bridge.engine.connect() as conn:
         rows = conn.execute(query).all()
+        n = notifications.c
+        figures.emails = {
+            kind: number for kind, number in conn.execute(
+                select(n.kind, func.count()).where(n.state == "sent").group_by(n.kind)
+                .order_by(n.kind))
+        }
     for row in rows:
         status = Status(row.status)
         service = services[row.service_id]

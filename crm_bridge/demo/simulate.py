@@ -133,7 +133,8 @@ def simulate(bridge: Bridge, plans: list[PlannedEnquiry], first_day: date, last_
 
 def _sync(bridge: Bridge, connector: Connector, mapping: BaseMapping, config: CouncilConfig,
           at: datetime) -> None:
-    report = run_sync(bridge.engine, connector, mapping, config, now=at)
+    report = run_sync(bridge.engine, connector, mapping, config, now=at,
+                      base_dir=bridge.loaded.base_dir)
     if not report.ok:
         problems = "; ".join(report.problems) or report.summary()
         raise CrmBridgeError(f"demo: the sync at {at:%Y-%m-%d %H:%M} did not finish: {problems}")

@@ -39,6 +39,15 @@ def _refuse_if_not_ours(directory: Path) -> None:
         )
 
 
+def _mail_into_folder(config: Path) -> None:
+    """The demo has no mail server: its reminders are written to DIR/mail/ as .eml files."""
+    text = config.read_text(encoding="utf-8")
+    line = "  transport: smtp\n"
+    if line not in text:
+        raise ConfigError(f"{config}: the example config no longer has '{line.strip()}'")
+    config.write_text(text.replace(line, "  transport: folder\n", 1), encoding="utf-8")
+
+
 def prepare(directory: Path) -> Path:
     """A fresh demo council in ``directory``: example config, mappings, empty stores.
 
@@ -52,6 +61,8 @@ def prepare(directory: Path) -> Path:
             path.unlink()
     target = directory / "config.yaml"
     shutil.copyfile(example_config(), target)
+    _mail_into_folder(target)
+    shutil.rmtree(directory / "mail", ignore_errors=True)
     mappings = directory / "mappings"
     mappings.mkdir(exist_ok=True)
     for source in sorted(shipped_mappings().glob("*.yaml")):

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.reminders.decision import Decision, Problems
 from crm_bridge.reminders.digest import decide_digest
+from crm_bridge.reminders.folder import FolderMailer
 from crm_bridge.reminders.render import Renderer
 from crm_bridge.reminders.responses import decide_member_digests, decide_response_notices
 from crm_bridge.reminders.send import send_pending
@@ -25,12 +26,22 @@ from crm_bridge.reminders.smtp import Mailer, SmtpMailer
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.workdays import WorkingCalendar
 
-__all__ = ["run_reminders"]
+__all__ = ["mailer_for", "run_reminders"]
 
 log = logging.getLogger(__name__)
 
 _DECIDERS = (decide_service_messages, decide_response_notices, decide_member_digests,
              decide_digest)
+
+
+def mailer_for(config: CouncilConfig, base_dir: Path | None) -> Mailer:
+    """The transport ``smtp.transport`` names: the SMTP server, or a folder of .eml files."""
+    if config.smtp.transport == "folder":
+        folder = Path(config.smtp.folder)
+        if not folder.is_absolute() and base_dir is not None:
+            folder = base_dir / folder
+        return FolderMailer(folder)
+    return SmtpMailer(config.smtp)
 
 
 def run_reminders(engine: Engine, config: CouncilConfig, calendar: WorkingCalendar,
@@ -51,7 +62,7 @@ def run_reminders(engine: Engine, config: CouncilConfig, calendar: WorkingCalend
     if dry_run:
         report.problems += [decision.describe() for decision in decided] + problems.lines
         return
-    transport = mailer if mailer is not None else SmtpMailer(config.smtp)
+    transport = mailer if mailer is not None else mailer_for(config, base_dir)
     try:
         result = send_pending(engine, transport, config.smtp.from_address, now,
                               config.reminders.max_per_run)

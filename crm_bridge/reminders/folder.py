@@ -1,0 +1,46 @@
+"""A mail transport that writes each message into a folder as an .eml file.
+
+Chosen with ``smtp.transport: folder``: a council trying the bridge out (and the
+demo) sees exactly what would be sent, in any mail reader, with no mail server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from email import message_from_bytes
+from pathlib import Path
+
+from crm_bridge.reminders.smtp import MailSetupError, Refused
+
+__all__ = ["FolderMailer"]
+
+
+class FolderMailer:
+    """Writes ``<n>-<message-id>.eml``; a file is complete before it gets its name."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._written: int | None = None  # counted once per run, then kept
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> Refused:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if self._written is None:
+                self._written = sum(1 for _ in self.folder.glob("*.eml"))
+            self._written += 1
+            number = self._written
+            message_id = message_from_bytes(message).get("Message-ID", "")
+            slug = re.sub(r"[^A-Za-z0-9.-]+", "-", message_id).strip("-")[:80] or "message"
+            final = self.folder / f"{number:06d}-{slug}.eml"
+            partial = final.with_suffix(".part")
+            envelope = f"X-Envelope-From: {sender}\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
+            partial.write_bytes(envelope.encode("ascii") + message)
+            os.replace(partial, final)
+        except OSError as exc:
+            raise MailSetupError(f"cannot write mail into {self.folder}: {exc.strerror}") from None
+        return {}
+
+    def close(self) -> None:
+        """Nothing to close: each message is its own file."""
