@@ -1,7 +1,7 @@
 """notification messages: the rendered message kept until sent, its Message-ID, its digest
 
-Revision ID: 0003
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-25
 
 Only adds nullable columns to ``notifications``, so it commutes with 0004 (portal tables).
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0004"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
