@@ -140,7 +140,14 @@ def log_enquiry(
         enquiry = Enquiry(reference=reference, **fields)
         insert_enquiry(conn, enquiry, now)
         add_history(conn, str(enquiry.id), now, "logged", draft.logged_by,
-                    f"routed to {enquiry.service_id}, response due {enquiry.target_date}",
+                    _routed(config, enquiry),
                     Status.LOGGED)
         enqueue(conn, str(enquiry.id), "create_case", {}, now)
     return enquiry
+
+
+def _routed(config: CouncilConfig, enquiry: Enquiry) -> str:
+    """The 'logged' history line, in the words members read on the enquiry page."""
+    service = config.service(enquiry.service_id)
+    name = service.name if service else enquiry.service_id
+    return f"sent to {name}; response due by {enquiry.target_date:%a %-d %b %Y}"

@@ -253,7 +253,7 @@ def test_enquiry_show_text_and_json(council: Council) -> None:
     assert "Deep pothole outside the primary school gates" in text
     history = text.split("history:\n", 1)[1].splitlines()
     assert [line.split()[2] for line in history] == ["logged", "sent"]
-    assert "routed to roads" in history[0]
+    assert "sent to Roads and transportation; response due by" in history[0]
 
     data = parse_json(council.ok("enquiry", "show", reference, "--json").stdout)
     assert data["reference"] == reference

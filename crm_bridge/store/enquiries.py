@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -260,8 +261,9 @@ class EnquiryFilter:
     status: Status | None = None
     overdue: bool | None = None
     open_only: bool = False
-    received_from: date | None = None
+    received_from: date | None = None  # council-local calendar days, inclusive
     received_to: date | None = None
+    timezone: str = "Europe/London"
     text: str | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
@@ -280,21 +282,29 @@ class EnquiryFilter:
             query = query.where(c.overdue == self.overdue)
         if self.open_only:
             query = query.where(c.status.in_([s.value for s in OPEN_STATUSES]))
+        # Days are the council's, not UTC's: compare instants so the index on received_at works.
         if self.received_from is not None:
-            query = query.where(func.date(c.received_at) >= self.received_from)
+            query = query.where(c.received_at >= _local_midnight(self.received_from,
+                                                                 self.timezone))
         if self.received_to is not None:
-            query = query.where(func.date(c.received_at) <= self.received_to)
+            query = query.where(c.received_at < _local_midnight(
+                self.received_to + timedelta(days=1), self.timezone))
         if self.text:
-            like = f"%{self.text.lower()}%"
+            escaped = self.text.lower().replace("\\", "\\\\").replace("%", "\\%")
+            like = "%" + escaped.replace("_", "\\_") + "%"
             query = query.where(
                 or_(
-                    func.lower(c.description).like(like),
-                    func.lower(c.location).like(like),
-                    func.lower(c.reference).like(like),
-                    func.lower(c.constituent_name).like(like),
+                    func.lower(c.description).like(like, escape="\\"),
+                    func.lower(c.location).like(like, escape="\\"),
+                    func.lower(c.reference).like(like, escape="\\"),
+                    func.lower(c.constituent_name).like(like, escape="\\"),
                 )
             )
         return query
+
+
+def _local_midnight(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
 def list_enquiries(
