@@ -13,6 +13,7 @@ from sqlalchemy import select
 from crm_bridge.app import Bridge
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option, table
+from crm_bridge.describe import enquiry_lines
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.models import Channel, Enquiry, Status
@@ -226,38 +227,7 @@ def show(ctx: CliContext, reference: str, as_json: bool) -> None:
     if as_json:
         emit_json(found.model_dump(mode="json"))
         return
-    config = bridge.config
-    member = config.member(found.member_id)
-    service = config.service(found.service_id)
-    person = found.constituent
-    lines = [
-        f"{found.reference}  [{found.status.value}{', OVERDUE' if found.overdue else ''}]",
-        f"member:       {member.name if member else found.member_id}",
-        f"ward:         {found.ward_id or '-'}",
-        f"category:     {found.category_id} → {service.name if service else found.service_id}",
-        f"received:     {_local(bridge, found.received_at):%a %d %b %Y %H:%M} "
-        f"({found.channel.value}, logged by {found.logged_by})",
-        f"warning date: {found.warning_date:%a %d %b %Y}",
-        f"target date:  {found.target_date:%a %d %b %Y}",
-        f"CRM case:     {found.crm_ref or '-'}",
-        f"constituent:  {person.name}"
-        + "".join(f", {v}" for v in (person.address, person.postcode) if v),
-        "consent:      "
-        + ("shared with ward colleagues" if found.consent.to_share else "not shared"),
-        f"location:     {found.location or '-'}",
-        "",
-        found.description,
-    ]
-    if found.failure_reason:
-        lines += ["", f"failed to send: {found.failure_reason}"]
-    if found.response:
-        lines += ["", "response:", found.response]
-    if found.linked:
-        lines += ["", "linked: " + ", ".join(found.linked)]
-    lines += ["", "history:"]
-    actor_width = max((len(h.actor) for h in found.history), default=0)
-    lines += [f"  {_local(bridge, h.at):%Y-%m-%d %H:%M}  {h.event:<15} "
-              f"{h.actor:<{actor_width}}  {h.detail}" for h in found.history]
+    lines = enquiry_lines(found, bridge.config, bridge.router.calendar.zone)
     click.echo("\n".join(lines))
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 
 from crm_bridge.app import Bridge
+from crm_bridge.describe import enquiry_lines
 from crm_bridge.models import Enquiry, Status
 from crm_bridge.store.enquiries import get_enquiry
 from crm_bridge.store.tables import enquiries
@@ -39,36 +38,5 @@ def example_lifecycle(bridge: Bridge, search: int = 200) -> Enquiry | None:
 
 def tell(bridge: Bridge, enquiry: Enquiry) -> list[str]:
     """The enquiry as `enquiry show` prints it, with each history line's status spelt out."""
-    zone = bridge.router.calendar.zone
-
-    def local(value: datetime) -> datetime:
-        return value.astimezone(zone)
-
-    config = bridge.config
-    member = config.member(enquiry.member_id)
-    service = config.service(enquiry.service_id)
-    person = enquiry.constituent
-    lines = [
-        f"{enquiry.reference}  [{enquiry.status.value}]",
-        f"member:       {member.name if member else enquiry.member_id}",
-        f"ward:         {enquiry.ward_id or '-'}",
-        f"category:     {enquiry.category_id} → {service.name if service else enquiry.service_id}",
-        f"received:     {local(enquiry.received_at):%a %d %b %Y %H:%M} "
-        f"({enquiry.channel.value}, logged by {enquiry.logged_by})",
-        f"target date:  {enquiry.target_date:%a %d %b %Y}",
-        f"CRM case:     {enquiry.crm_ref or '-'}",
-        f"constituent:  {person.name}" + (f", {person.postcode}" if person.postcode else ""),
-        f"location:     {enquiry.location or '-'}",
-        "",
-        enquiry.description,
-    ]
-    if enquiry.response:
-        lines += ["", "response:", enquiry.response]
-    lines += ["", "history:"]
-    width = max((len(h.actor) for h in enquiry.history), default=0)
-    lines += [
-        f"  {local(h.at):%Y-%m-%d %H:%M}  {(h.status.value if h.status else h.event):<12} "
-        f"{h.actor:<{width}}  {h.detail}"
-        for h in enquiry.history
-    ]
-    return lines
+    return enquiry_lines(enquiry, bridge.config, bridge.router.calendar.zone,
+                         history_by_status=True)

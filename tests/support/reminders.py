@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,27 +54,12 @@ def open_council(config_file: Path, store_url: str, server: MailServer, timeout:
     return Bridge.open(config_file)
 
 
+from support.constants import DRAFT_DEFAULTS  # noqa: E402
+from support.constants import NOW as _NOW  # noqa: E402
+
 LONDON = ZoneInfo("Europe/London")
-# Kept here rather than imported from conftest: ``from conftest import`` finds whichever
-# conftest.py was imported first, and tests/portal has one of its own.
-NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
-"""A Monday: roads' 10 working days from it end on Monday 16 November 2026."""
-DRAFT: dict[str, Any] = {
-    "member_id": "cllr-kirsty-dalgleish",
-    "category_id": "pothole",
-    "description": "Deep pothole outside the primary school gates",
-    "location": "Main Street, Tillicoultry",
-    "constituent": {
-        "name": "Jean Paterson",
-        "address": "12 Main Street, Tillicoultry",
-        "postcode": "fk13 6aa",
-        "email": "jean.paterson@example.com",
-        "phone": "01259 000000",
-    },
-    "consent_to_share": True,
-    "channel": "surgery",
-    "logged_by": "members.services",
-}
+NOW = _NOW
+DRAFT: dict[str, Any] = DRAFT_DEFAULTS
 NO_WAIT = RetryPolicy(attempts=2, initial_wait=0, max_wait=0)
 PORTAL = "https://members.clacks.example.gov.uk"
 MEMBERS_SERVICES = "members.services@clacks.example.gov.uk"
