@@ -26,9 +26,12 @@ from typing import Any, Protocol
 import pytest
 import yaml
 from support.connector_kit import closed_port
+from support.lagan_double import LaganDouble, lagan_double
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
 
 from connectors.base import BaseMapping, Connector, ConnectorContext, Note
+from connectors.lagan import LaganConnector, LaganSettings
+from connectors.lagan_mapping import LaganMapping
 from connectors.local import LocalConnector, LocalMapping, LocalSettings
 from connectors.local_store import LocalCaseStore
 from connectors.rt import RtConnector, RtSettings
@@ -214,4 +217,56 @@ def rt(tmp_path: Path) -> Iterator[Backend]:
             unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}",
                                         token=server.token),
             wrong_credentials=lambda: connect(username=BRIDGE_USER, password="not-the-password"),
+        )
+
+
+# -- lagan: the FL SOAP service double (tests/support/lagan_double), over real HTTP ----------
+
+
+class LaganContractOfficer:
+    def __init__(self, double: LaganDouble, mapping: LaganMapping) -> None:
+        self.double = double
+        self.mapping = mapping
+
+    def take(self, case_ref: str) -> None:
+        self.double.store.set_status(case_ref, "in progress")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.double.store.add_officer_note(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.double.store.close(case_ref, "Resolved - work completed")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return [c.ref for c in self.double.store.cases.values()
+                if str(enquiry.id) in c.external_refs]
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [n.text for n in self.double.store.cases[case_ref].notes]
+
+
+@backend_factory("lagan", features={"credentials"})
+def lagan(tmp_path: Path) -> Iterator[Backend]:
+    mapping = _mapping(LaganMapping, "lagan")
+    assert isinstance(mapping, LaganMapping)
+    with ExitStack() as stack:
+        double = stack.enter_context(lagan_double(auth="token"))
+
+        def connect(url: str = double.url, password: str = double.password) -> Connector:
+            made = LaganConnector(LaganSettings(url=url, username=double.username,
+                                                password=password, timeout_seconds=5),
+                                  ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        yield Backend(
+            name="lagan", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=LaganContractOfficer(double, mapping), reconnect=connect,
+            reject=lambda c: c.add_note("999999999", Note("follow-up", "cllr-x")),
+            reason="Case 999999999 not found",
+            unreachable=lambda: connect(
+                url=f"http://127.0.0.1:{closed_port()}/lagan/services/FL"),
+            wrong_credentials=lambda: connect(password="not-the-password"),
         )

@@ -1,0 +1,158 @@
+"""Lagan push: enquiries through the lagan connector to the FL double, beside a bare loop.
+
+    python -m bench.lagan_push [--enquiries 1000] [--json]
+
+Starts the FL service double (tests/support/lagan_double: real HTTP, every envelope
+validated against the XSD, token auth), then times, per enquiry, the same FL calls:
+
+  bridge   ``LaganConnector.create_case``: the idempotency search (RaisedByUser, a
+           LastModified window, the title marker), searchForParty (createIndividual the
+           first time), createInteraction, createCase, addCaseExternalReference, through
+           one zeep client (WSDL read and parsed once, outside the timing);
+  raw      the same envelopes built by hand (f-strings) and posted from a bare
+           ``requests.Session`` loop, ids picked out of the replies with lxml.
+
+Halves run in ABBA order (bridge, raw, raw, bridge) so the double's store growing falls
+on both alike. Prints both times and the ratio (goal: bridge within 1.2× of raw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import requests
+import yaml
+from lxml import etree
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.connector_kit import make_enquiry  # noqa: E402
+from support.lagan_double import LaganDouble, lagan_double  # noqa: E402
+
+from connectors.base import ConnectorContext  # noqa: E402
+from connectors.lagan import LaganConnector, LaganSettings  # noqa: E402
+from connectors.lagan_mapping import LaganMapping, case_request  # noqa: E402
+from connectors.lagan_wire import SOAP, WSSE  # noqa: E402
+from crm_bridge.models import Enquiry, ServiceDestination  # noqa: E402
+
+FLT = "http://www.lagan.com/wsdl/FLTypes"
+ROADS = ServiceDestination(id="roads", name="Roads", crm_target="Roads", response_days=10,
+                           contact="roads@example.gov.uk")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _mapping() -> LaganMapping:
+    text = (REPO / "mappings" / "lagan.yaml").read_text(encoding="utf-8")
+    return LaganMapping.model_validate(yaml.safe_load(text))
+
+
+class RawLoop:
+    """The floor: hand-built envelopes, one Session, the same token header."""
+
+    def __init__(self, double: LaganDouble, mapping: LaganMapping) -> None:
+        self.url = double.url
+        self.mapping = mapping
+        self.session = requests.Session()
+        self.session.headers.update({"Content-Type": "text/xml; charset=utf-8",
+                                     "SOAPAction": '"http://www.lagan.com/wsdl/FLService"'})
+        login = (f'<e:Envelope xmlns:e="{SOAP}"><e:Header><w:Security xmlns:w="{WSSE}">'
+                 f"<w:UsernameToken><w:Username>{double.username}</w:Username><w:Password>"
+                 f"{double.password}</w:Password></w:UsernameToken></w:Security></e:Header>"
+                 "<e:Body/></e:Envelope>")
+        reply = self.session.post(double.url.replace("/FL", "/FLAuth"), data=login, timeout=30)
+        token = etree.fromstring(reply.content, _PARSER).findtext(f".//{{{WSSE}}}"
+                                                                  "BinarySecurityToken")
+        self.header = (f'<e:Header><w:Security xmlns:w="{WSSE}"><w:BinarySecurityToken>{token}'
+                       "</w:BinarySecurityToken></w:Security></e:Header>")
+
+    def post(self, body: str) -> etree._Element:
+        envelope = (f'<e:Envelope xmlns:e="{SOAP}" xmlns:flt="{FLT}">{self.header}<e:Body>'
+                    f"{body}</e:Body></e:Envelope>")
+        reply = self.session.post(self.url, data=envelope.encode(), timeout=30)
+        reply.raise_for_status()
+        return etree.fromstring(reply.content, _PARSER)
+
+    def push(self, enquiry: Enquiry) -> str:
+        m = self.mapping
+        since = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+        self.post(f"<flt:FWTSearchAndRetrieveCase><flt:FWTCaseSearch>"
+                  f"<Title>{escape(m.marker(str(enquiry.id)))}</Title><RaisedByUser><UserID>"
+                  f"{m.raised_by_user}</UserID></RaisedByUser><LastModifiedDateFrom>{since}"
+                  "</LastModifiedDateFrom></flt:FWTCaseSearch><Option>all</Option>"
+                  "</flt:FWTSearchAndRetrieveCase>")
+        found = self.post(f"<flt:FWTPartySearch><SearchType>individual</SearchType>"
+                          f"<EmailAddress>{enquiry.constituent.email}</EmailAddress>"
+                          "</flt:FWTPartySearch>")
+        party = found.findtext(f".//{{{FLT}}}ObjectReference") or "0"
+        interaction = self.post(
+            f"<flt:FWTInteractionCreate><flt:Channel>Web</flt:Channel><Verified>false</Verified>"
+            f"<PartyID><flt:ObjectType>C1</flt:ObjectType><flt:ObjectReference>{party}"
+            "</flt:ObjectReference></PartyID></flt:FWTInteractionCreate>"
+        ).findtext(f".//{{{FLT}}}InteractionID")
+        fields = case_request(m, enquiry, ROADS, m.classifications["Roads"], 0)
+        ref = self.post(
+            f"<flt:FWTCaseCreate><ClassificationEventCode>{fields['ClassificationEventCode']}"
+            f"</ClassificationEventCode><Title>{escape(fields['Title'])}</Title><Description>"
+            f"{escape(fields['Description'])}</Description><Queue>{escape(fields['Queue'])}"
+            f"</Queue><DueDate>{fields['DueDate'].isoformat()}</DueDate><flt:InteractionID>"
+            f"{interaction}</flt:InteractionID></flt:FWTCaseCreate>"
+        ).findtext(f".//{{{FLT}}}CaseReference") or ""
+        self.post(f"<flt:FWTCaseExternalReferenceRequest><CaseID>{ref}</CaseID>"
+                  f"<ExternalReference>{enquiry.id}</ExternalReference>"
+                  "</flt:FWTCaseExternalReferenceRequest>")
+        return ref
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--enquiries", type=int, default=1000, help="per side")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    mapping = _mapping()
+    half = args.enquiries  # per side: two ABBA quarters of half each
+    with lagan_double(auth="token") as double, tempfile.TemporaryDirectory() as tmp:
+        connector = LaganConnector(
+            LaganSettings(url=double.url, username=double.username, password=double.password),
+            ConnectorContext(Path(tmp), mapping))
+        connector.health()  # WSDL read and parsed, token fetched: once, not timed
+        raw = RawLoop(double, mapping)
+        make_enquiry(ROADS)
+        times = {"bridge": 0.0, "raw": 0.0}
+        for which in ("bridge", "raw", "raw", "bridge"):
+            enquiries = [make_enquiry(ROADS, id=uuid.uuid4()) for _ in range(half // 2)]
+            started = time.perf_counter()
+            for enquiry in enquiries:
+                if which == "bridge":
+                    connector.create_case(enquiry, ROADS)
+                else:
+                    raw.push(enquiry)
+            times[which] += time.perf_counter() - started
+        connector.close()
+        raw.session.close()
+        count = len(double.store.cases)
+        calls = dict(double.calls)
+    n = 2 * (half // 2)
+    result = {"enquiries_each": n, "cases_in_double": count, "fl_calls": calls,
+              "bridge_seconds": round(times["bridge"], 3), "raw_seconds": round(times["raw"], 3),
+              "bridge_per_enquiry_ms": round(1000 * times["bridge"] / n, 2),
+              "raw_per_enquiry_ms": round(1000 * times["raw"] / n, 2),
+              "ratio": round(times["bridge"] / times["raw"], 3)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""How enquiries become FL cases and FL case details become bridge updates.
+
+The rules live in ``mappings/lagan.yaml``.
+
+Nothing here talks to FL (``connectors/lagan_wire.py`` does): pure functions from the
+bridge's models to FL request fields, and from FL's replies (zeep objects, read
+tolerantly: fields added after 2012 may be missing) to ``CaseView``s and ``CaseUpdate``s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connectors.base import BaseMapping, CaseUpdate, Note
+from crm_bridge.models import Enquiry, ServiceDestination, Status
+
+__all__ = ["CaseView", "Classification", "LaganMapping", "case_request", "individual_request",
+           "note_text", "party_search_request", "updates_for", "view"]
+
+CaseField = Literal["description", "location", "constituent_postcode", "reference"]
+PartyField = Literal["name", "email", "phone", "address", "postcode"]
+_CASE_DEFAULT: tuple[CaseField, ...] = ("description",)
+_PARTY_DEFAULT: tuple[PartyField, ...] = ("name", "email")
+
+
+class Classification(BaseModel):
+    """Where a service's cases go in FL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: int = Field(description="ClassificationEventCode")
+    queue: str | None = Field(default=None, description="Queue; omitted: FL's default for "
+                                                        "the classification")
+
+
+class LaganMapping(BaseMapping):
+    """``mappings/lagan.yaml``; see the comments in that file for each key."""
+
+    raised_by_user: str = Field(min_length=1)
+    classifications: dict[str, Classification]
+    category_classifications: dict[str, Classification] = Field(default_factory=dict)
+    closure_reasons: dict[str, Status] = Field(default_factory=dict)
+    transient_error_codes: list[int] = Field(default_factory=list)
+    auth_error_codes: list[int] = Field(default_factory=list)
+    note_parent_type: int
+    title: str = "{reference}: {category}"
+    title_marker: str = "[bridge {external_id}]"
+    case_fields: list[CaseField] = Field(default_factory=lambda: list(_CASE_DEFAULT))
+    due_date: Literal["send", "read_back", "omit"] = "send"
+    party: bool = True
+    party_fields: list[PartyField] = Field(default_factory=lambda: list(_PARTY_DEFAULT))
+    channel: str = "Web"
+    detail_option: str = "all"
+    note_headings: dict[str, str] = Field(default_factory=lambda: {
+        "follow_up": "Follow-up from {author}",
+        "duplicate_link": "Linked enquiry, noted by {author}"})
+
+    @model_validator(mode="after")
+    def _templates(self) -> LaganMapping:
+        if "{external_id}" not in self.title_marker:
+            raise ValueError("title_marker must hold {external_id}: the bridge finds its "
+                             "cases by it when an external reference is missing")
+        try:
+            self.title.format(reference="", category="", location="", service="")
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"unknown field {exc} in title: use {{reference}} {{category}} "
+                             "{location} {service}") from None
+        return self
+
+    def classification(self, enquiry: Enquiry,
+                       destination: ServiceDestination) -> Classification | None:
+        return (self.category_classifications.get(enquiry.category_id)
+                or self.classifications.get(destination.crm_target)
+                or self.classifications.get(destination.id))
+
+    def bridge_status(self, crm_status: str) -> Status | None:
+        """``closed: <reason>`` is judged by the reason's prefix first, then the status."""
+        exact = super().bridge_status(crm_status)
+        if exact is not None:
+            return exact
+        status, _, reason = crm_status.partition(": ")
+        for prefix, mapped in self.closure_reasons.items():
+            if reason and reason.lower().startswith(prefix.lower()):
+                return mapped
+        return super().bridge_status(status) if reason else None
+
+    def marker(self, enquiry_id: str) -> str:
+        return self.title_marker.format(external_id=enquiry_id)
+
+
+# -- bridge → FL ------------------------------------------------------------------------------
+
+
+def case_request(mapping: LaganMapping, enquiry: Enquiry, destination: ServiceDestination,
+                 target: Classification, interaction_id: int | None) -> dict[str, Any]:
+    """FWTCaseCreate's fields: only those the mapping lets leave the bridge, in any order
+    (zeep writes them in the WSDL's sequence order)."""
+    title = mapping.title.format(reference=enquiry.reference, category=enquiry.category_id,
+                                 location=enquiry.location or "", service=destination.name)
+    title = " ".join(title.split()).strip(" -:,")
+    lines = []
+    if "description" in mapping.case_fields:
+        lines.append(enquiry.description)
+    if "location" in mapping.case_fields and enquiry.location:
+        lines.append(f"Location: {enquiry.location}")
+    if "constituent_postcode" in mapping.case_fields and enquiry.constituent.postcode:
+        lines.append(f"Postcode: {enquiry.constituent.postcode}")
+    if "reference" in mapping.case_fields:
+        lines.append(f"Bridge reference: {enquiry.reference}")
+    request: dict[str, Any] = {
+        "ClassificationEventCode": target.code,
+        "Title": f"{title} {mapping.marker(str(enquiry.id))}",
+        "Description": "\n".join(lines) or None,
+        "Queue": target.queue,
+        "InteractionID": interaction_id,
+    }
+    if mapping.due_date == "send":
+        request["DueDate"] = datetime.combine(enquiry.target_date, datetime.min.time(), UTC)
+    return {k: v for k, v in request.items() if v is not None}
+
+
+def party_search_request(mapping: LaganMapping, enquiry: Enquiry) -> dict[str, Any] | None:
+    person = enquiry.constituent
+    request: dict[str, Any] = {"SearchType": "individual"}
+    if "email" in mapping.party_fields and person.email:
+        request["EmailAddress"] = person.email
+    elif "name" in mapping.party_fields:
+        request["Name"] = person.name.split()[-1]
+        if "postcode" in mapping.party_fields and person.postcode:
+            request["Postcode"] = person.postcode
+    return request if len(request) > 1 else None
+
+
+def individual_request(mapping: LaganMapping, enquiry: Enquiry) -> dict[str, Any]:
+    person = enquiry.constituent
+    names = person.name.split()
+    request: dict[str, Any] = {"Name": [{"Forename": names[:-1], "Surname": names[-1],
+                                         "Preferred": True}]}
+    if {"address", "postcode"} & set(mapping.party_fields):
+        postal: dict[str, Any] = {"Preferred": True}
+        if "address" in mapping.party_fields and person.address:
+            postal["AddressLine"] = [person.address]
+        if "postcode" in mapping.party_fields and person.postcode:
+            postal["Postcode"] = person.postcode
+        if len(postal) > 1:
+            request["ContactPostals"] = [postal]
+    if "phone" in mapping.party_fields and person.phone:
+        request["ContactPhones"] = [{"Number": person.phone, "DeviceType": "Phone",
+                                     "Preferred": True}]
+    if "email" in mapping.party_fields and person.email:
+        request["ContactEmails"] = [{"EmailAddress": person.email, "Preferred": True}]
+    return request
+
+
+def note_text(mapping: LaganMapping, note: Note) -> str:
+    heading = mapping.note_headings.get(note.kind, "{author}").format(author=note.author)
+    return f"{heading}:\n\n{note.text}"
+
+
+# -- FL → bridge ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlNote:
+    note_id: str
+    text: str
+    created: datetime | None
+    user: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """The parts of an FWTCaseFullDetails the bridge reads."""
+
+    ref: str
+    status: str
+    reason: str | None
+    title: str
+    raised_by: str
+    external_refs: tuple[str, ...]
+    modified: datetime | None
+    due: datetime | None
+    notes: tuple[FlNote, ...]
+
+    @property
+    def crm_status(self) -> str:
+        """Status, with the closure reason when there is one: ``closed: Resolved - …``."""
+        return f"{self.status}: {self.reason}" if self.reason else self.status
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _get(obj: Any, name: str) -> Any:
+    return getattr(obj, name, None) if obj is not None else None
+
+
+def view(details: Any) -> CaseView:
+    core = details.CoreDetails
+    refs = _get(_get(core, "ExternalReferences"), "ExternalReference") or []
+    notes = []
+    for note in _get(_get(details, "Notes"), "Note") or []:
+        notes.append(FlNote(str(note.NoteID), note.Text or "", _utc(note.Created),
+                            str(_get(_get(note, "CreatedBy"), "UserID") or "")))
+    return CaseView(
+        ref=str(core.CaseReference), status=str(core.Status or ""),
+        reason=_get(core, "caseCloseureReason") or None, title=_get(core, "Title") or "",
+        raised_by=str(_get(_get(core, "RaisedByUser"), "UserID") or ""),
+        external_refs=tuple(str(r) for r in refs),
+        modified=_utc(_get(core, "LastModifiedDate")) or _utc(_get(core, "Closed")),
+        due=_utc(_get(core, "DueDate")), notes=tuple(notes))
+
+
+def external_ref(case: CaseView, mapping: LaganMapping, known: str | None = None) -> str | None:
+    """The enquiry id on the case: its external reference, else the title marker's."""
+    if known and (known in case.external_refs or mapping.marker(known) in case.title):
+        return known
+    prefix, _, suffix = mapping.title_marker.partition("{external_id}")
+    if case.external_refs:
+        return case.external_refs[0]
+    start = case.title.rfind(prefix) if prefix else -1
+    if start >= 0:
+        rest = case.title[start + len(prefix):]
+        return rest[: rest.find(suffix)] if suffix and suffix in rest else rest or None
+    return None
+
+
+def officer_notes(case: CaseView, mapping: LaganMapping) -> list[FlNote]:
+    """Notes written in FL by anyone but the bridge: the service's response to the enquiry."""
+    return [n for n in case.notes if n.user != mapping.raised_by_user and n.text.strip()]
+
+
+def updates_for(case: CaseView, mapping: LaganMapping, cursor: str) -> list[CaseUpdate]:
+    """The case's status (with its closure reason) and each officer's note, once each: the
+    event id names the status and reason, or the note's id, so re-reading is harmless."""
+    ext = external_ref(case, mapping)
+    when = case.modified or datetime.now(UTC)
+    updates = [CaseUpdate(event_id=f"lagan-{case.ref}-status-{case.crm_status}",
+                          case_ref=case.ref, external_ref=ext, occurred_at=when,
+                          cursor=cursor, crm_status=case.crm_status)]
+    for note in officer_notes(case, mapping):
+        updates.append(CaseUpdate(event_id=f"lagan-{case.ref}-note-{note.note_id}",
+                                  case_ref=case.ref, external_ref=ext,
+                                  occurred_at=note.created or when, cursor=cursor,
+                                  response=note.text.strip(), actor=note.user))
+    return updates

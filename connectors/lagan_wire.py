@@ -1,0 +1,265 @@
+"""The wire client for Lagan / Verint FL: one zeep client per run, auth, and error translation.
+
+It knows SOAP, the three authentication styles and FL's faults, and nothing of enquiries
+(``connectors/lagan_mapping.py`` maps those). The WSDL is read once, from ``<url>?wsdl``
+(through the same session, so HTTP Basic applies to it) or from a local copy, and every
+XML document (WSDL and replies) is parsed with zeep's safe settings: no DTD, no entities,
+no network fetches, no huge trees. A reply carrying a DOCTYPE or an entity is refused.
+
+Every failure becomes a bridge error in one place, ``LaganWire.call`` (judged by
+``translate``); never by SOAP faultcode, whose use by real servers is unknown:
+
+    requests.Timeout, ConnectionError (reply lost)  → TransientError
+    HTTP 5xx / 429 (an HTML page from Tomcat/Apache) → TransientError (Retry-After kept)
+    HTTP 401 / 403                                  → AuthError
+    Fault with FWTException ErrorCode in auth_codes → AuthError (token: re-authenticate once)
+    Fault with ErrorCode in transient_codes         → TransientError
+    any other Fault (FWTException or schema refusal) → PermanentError, with the server's words
+    a reply with a DOCTYPE / entity                 → PermanentError (refused, never parsed)
+    a 200 reply that is not the XML expected        → TransientError
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import requests
+from lxml import etree
+from requests.adapters import HTTPAdapter
+from zeep import Client, Settings, Transport
+from zeep import exceptions as zx
+
+from crm_bridge.errors import AuthError, ConnectorError, PermanentError, TransientError
+
+__all__ = ["FLT", "AuthStyle", "ErrorCodes", "LaganWire", "translate"]
+
+log = logging.getLogger(__name__)
+
+FLT = "http://www.lagan.com/wsdl/FLTypes"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+_PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"  # noqa: S105 (a URI)
+                  "oasis-200401-wss-username-token-profile-1.0#PasswordText")
+
+AuthStyle = Literal["token", "username_token", "basic"]
+T = TypeVar("T")
+
+_SAFE = {"forbid_dtd": True, "forbid_entities": True, "forbid_external": True,
+         "xml_huge_tree": False}
+_REPLY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                huge_tree=False)
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """The FWTException ErrorCodes a site uses for 'try later' and 'bad login' (mapping)."""
+
+    transient: Collection[int] = ()
+    auth: Collection[int] = ()
+
+
+class _AuthFault(AuthError):
+    """An authentication fault on an FL call: with a token, worth one re-authentication."""
+
+
+def _fwt(fault: zx.Fault) -> tuple[int | None, str]:
+    """ErrorCode and ErrorMessage of the FWTException in a Fault's detail, if any."""
+    detail = fault.detail
+    if detail is not None:
+        for exc in detail.iter(f"{{{FLT}}}FWTException", "FWTException"):
+            code = exc.findtext("ErrorCode")
+            message = exc.findtext("ErrorMessage") or fault.message or ""
+            try:
+                return (int(code) if code is not None else None), message
+            except ValueError:
+                return None, message
+    return None, fault.message or ""
+
+
+def _status_error(status: int, what: str, retry_after: str | None = None) -> ConnectorError:
+    if status in (401, 403):
+        return AuthError(f"{what}: HTTP {status}, the user name or password was not accepted"
+                         if status == 401 else f"{what}: HTTP 403, the bridge's account may "
+                         "not use this service")
+    if status >= 500 or status == 429:
+        after = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return TransientError(f"{what}: HTTP {status} (an error page, not a SOAP reply): "
+                              "the server is failing or restarting", retry_after=after)
+    return PermanentError(f"{what}: HTTP {status}")
+
+
+def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
+    """The one place FL's, zeep's and requests' errors become the bridge's."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, requests.Timeout):
+        return TransientError(f"{what}: no answer in time")
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return _status_error(exc.response.status_code, what,
+                             exc.response.headers.get("Retry-After"))
+    if isinstance(exc, requests.RequestException):
+        return TransientError(f"{what}: cannot be reached or the reply was lost "
+                              f"({type(exc).__name__})")
+    if isinstance(exc, zx.Fault):
+        code, message = _fwt(exc)
+        said = f"{what} was refused: {message}" + (f" (ErrorCode {code})" if code else "")
+        if code is not None and code in codes.auth:
+            return _AuthFault(said)
+        if code is not None and code in codes.transient:
+            return TransientError(said)
+        return PermanentError(said)
+    if isinstance(exc, zx.TransportError):
+        return _status_error(exc.status_code, what) if exc.status_code != 200 else (
+            TransientError(f"{what}: the reply was not the XML expected"))
+    if isinstance(exc, zx.DTDForbidden | zx.EntitiesForbidden):
+        return PermanentError(f"{what}: the reply carried a DOCTYPE or an XML entity and was "
+                              "refused unread (possible XXE); check what answers at the URL")
+    if isinstance(exc, zx.Error | etree.XMLSyntaxError | ValueError):
+        return TransientError(f"{what}: the reply was not understood ({type(exc).__name__})")
+    raise exc
+
+
+def _security(child: etree._Element) -> etree._Element:
+    security = etree.Element(f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
+    security.append(child)
+    return security
+
+
+def username_token(username: str, password: str) -> etree._Element:
+    token = etree.Element(f"{{{WSSE}}}UsernameToken")
+    etree.SubElement(token, f"{{{WSSE}}}Username").text = username
+    pw = etree.SubElement(token, f"{{{WSSE}}}Password", Type=_PASSWORD_TEXT)
+    pw.text = password
+    return _security(token)
+
+
+class LaganWire:
+    """One session and one zeep client (built on first use) to one FL endpoint."""
+
+    def __init__(self, url: str, *, auth: AuthStyle, username: str, password: str,
+                 auth_url: str, wsdl: str | None, codes: ErrorCodes,
+                 timeout: tuple[float, float], verify: bool | str = True,
+                 proxy: str | None = None) -> None:
+        self.url = url
+        self.auth_url = auth_url
+        self.style = auth
+        self._username = username
+        self._password = password
+        self.wsdl = wsdl or f"{url}?wsdl"
+        self.codes = codes
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = verify
+        # Proxies come from the settings, not the environment: what the bridge talks to is
+        # then in its config file, and requests skips an os.environ scan on every call.
+        self.session.trust_env = False
+        if proxy:
+            self.session.proxies = {"http": proxy, "https": proxy}
+        self.session.headers["User-Agent"] = "crm-bridge lagan connector"
+        if auth == "basic":
+            self.session.auth = (username, password)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._client: Any = None
+        self._service: Any = None
+        self._header: etree._Element | None = None
+
+    def __repr__(self) -> str:
+        return f"LaganWire({self.url!r}, auth={self.style!r})"  # never the password
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- setup, once per run -----------------------------------------------------------------
+    def service(self) -> Any:
+        """The zeep service proxy; the WSDL is fetched and parsed on the first call only."""
+        if self._service is None:
+            def load() -> Any:
+                transport = Transport(  # type: ignore[no-untyped-call]
+                    session=self.session, timeout=self.timeout[1],
+                                      operation_timeout=self.timeout[1])
+                return Client(self.wsdl, transport=transport,  # type: ignore[no-untyped-call]
+                              settings=Settings(**_SAFE))
+            self._client = self._guard(f"the FL WSDL at {self.wsdl}", load)
+            self._service = self._client.create_service(
+                "{http://www.lagan.com/wsdl/FLService}FLSoapBinding", self.url)
+        return self._service
+
+    def _headers(self, fresh: bool = False) -> list[etree._Element]:
+        if self.style == "username_token":
+            if self._header is None:
+                self._header = username_token(self._username, self._password)
+        elif self.style == "token" and (self._header is None or fresh):
+            self._header = self._authenticate()
+        return [self._header] if self._header is not None else []
+
+    def _authenticate(self) -> etree._Element:
+        """FLAuth ``authenticate``: the token is in the reply's SOAP header, which the WSDL does
+        not declare, so the envelope is posted and read here rather than through zeep."""
+        header = etree.tostring(username_token(self._username, self._password)).decode()
+        body = (f'<soapenv:Envelope xmlns:soapenv="{SOAP}"><soapenv:Header>{header}'
+                '</soapenv:Header><soapenv:Body/></soapenv:Envelope>')
+
+        def post() -> etree._Element:
+            reply = self.session.post(self.auth_url, data=body.encode(), timeout=self.timeout,
+                                      headers={"Content-Type": "text/xml; charset=utf-8",
+                                               "SOAPAction": '""'})
+            with reply:
+                root = self._parse_reply(reply)
+            fault = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+            if fault is not None:
+                message = fault.findtext(f".//{{{FLT}}}FWTException/ErrorMessage") or \
+                    fault.findtext("faultstring") or "refused"
+                raise AuthError(f"FLAuth authenticate refused the bridge's login: {message}")
+            token = root.find(f"{{{SOAP}}}Header/{{{WSSE}}}Security/{{{WSSE}}}"
+                              "BinarySecurityToken")
+            if token is None or not (token.text or "").strip():
+                raise TransientError("FLAuth authenticate answered without a "
+                                     "BinarySecurityToken in its SOAP header")
+            return _security(etree.fromstring(etree.tostring(token)))
+        result: etree._Element = self._guard("FLAuth authenticate", post)
+        log.info("lagan FLAuth authenticate -> token received")
+        return result
+
+    @staticmethod
+    def _parse_reply(reply: requests.Response) -> etree._Element:
+        if reply.status_code != 200 and "xml" not in reply.headers.get("Content-Type", ""):
+            raise _status_error(reply.status_code, "FLAuth authenticate",
+                                reply.headers.get("Retry-After"))
+        root = etree.fromstring(reply.content, _REPLY_PARSER)
+        if root.getroottree().docinfo.doctype:
+            raise zx.DTDForbidden("", None, None)  # type: ignore[no-untyped-call]
+        return root
+
+    # -- calls ---------------------------------------------------------------------------------
+    def _guard(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as exc:  # judged, and re-raised if not FL's, in translate
+            raise translate(exc, what, self.codes) from exc
+
+    def call(self, operation: str, **request: Any) -> Any:
+        """``operation`` with the request element's fields; one INFO line, no values logged.
+
+        With token auth, an authentication fault gets one fresh token and one more try.
+        """
+        service = self.service()
+        started = time.perf_counter()
+        method = getattr(service, operation)
+        try:
+            result = self._guard(f"FL {operation}",
+                                 lambda: method(**request, _soapheaders=self._headers()))
+        except _AuthFault:
+            if self.style != "token":
+                raise
+            log.info("lagan %s: authentication fault; authenticating again", operation)
+            self._headers(fresh=True)
+            result = self._guard(f"FL {operation}",
+                                 lambda: method(**request, _soapheaders=self._headers()))
+        log.info("lagan %s ok (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
+        return result
