@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -52,7 +53,7 @@ from connectors.lagan_wire import AuthStyle, ErrorCodes, LaganWire
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import Enquiry, ServiceDestination
 
-__all__ = ["LaganConnector", "LaganSettings"]
+__all__ = ["LaganCaseRef", "LaganCaseSnapshot", "LaganConnector", "LaganSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,27 @@ class LaganSettings(BaseModel):
         return self.auth_url or self.url.rsplit("/", 1)[0] + "/FLAuth"
 
 
+@dataclass(frozen=True)
+class LaganCaseRef(CaseRef):
+    """A ``CaseRef`` that also carries the due date FL holds for the case.
+
+    With ``due_date: read_back`` FL sets the date (from its service levels) and the bridge
+    should follow it, but ``connectors/base.CaseRef`` has no field for it and the core's
+    push stores only the reference. So the date is carried this far, typed, and read by
+    whoever asks (tests, ``get_case``); the enquiry's own target date is not changed until
+    the protocol gains a due-date field and push reads it.
+    """
+
+    due: date | None = None
+
+
+@dataclass(frozen=True)
+class LaganCaseSnapshot(CaseSnapshot):
+    """A ``CaseSnapshot`` with FL's due date, for the same reason as ``LaganCaseRef``."""
+
+    due: date | None = None
+
+
 class LaganConnector:
     """Opens, follows and adds notes to cases in one Lagan / Verint FL service."""
 
@@ -126,7 +148,7 @@ class LaganConnector:
             verify=settings.ca_bundle or settings.verify_tls, proxy=settings.proxy)
 
     # -- the Connector protocol -------------------------------------------------------------
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> LaganCaseRef:
         target = self.mapping.classification(enquiry, destination)
         if target is None:
             raise PermanentError(f"mappings/lagan.yaml has no classification for service "
@@ -137,29 +159,27 @@ class LaganConnector:
             log.info("lagan create_case %s: found case %s", enquiry.reference, existing.ref)
             if enquiry_id not in existing.external_refs:
                 self._add_external_reference(existing.ref, enquiry_id)
-            return CaseRef(existing.ref, created=False)
+            return LaganCaseRef(existing.ref, created=False, due=self._due(existing))
         interaction = self.wire.call("createInteraction", Channel=self.mapping.channel,
                                      Verified=False, PartyID=self._party(enquiry))
         ref = str(self.wire.call("createCase", **case_request(
             self.mapping, enquiry, destination, target, int(interaction))))
         self._add_external_reference(ref, enquiry_id)
-        if self.mapping.due_date == "read_back":
-            due = self._details(ref).due
-            log.info("lagan case %s: FL set the due date to %s", ref,
-                     due.date().isoformat() if due else "nothing")
+        due = self._due(self._details(ref)) if self.mapping.due_date == "read_back" else None
         log.info("lagan create_case %s: opened case %s", enquiry.reference, ref)
-        return CaseRef(ref, created=True)
+        return LaganCaseRef(ref, created=True, due=due)
 
     def add_note(self, case_ref: str, note: Note) -> None:
         self.wire.call("createNotes", ParentId=_case_number(case_ref),
                        ParentType=self.mapping.note_parent_type,
                        NoteDetails={"Text": note_text(self.mapping, note)})
 
-    def get_case(self, case_ref: str) -> CaseSnapshot:
+    def get_case(self, case_ref: str) -> LaganCaseSnapshot:
         case = self._details(case_ref)
         notes = officer_notes(case, self.mapping)
-        return CaseSnapshot(case.ref, external_ref(case, self.mapping), case.crm_status,
-                            notes[-1].text.strip() if notes else None, case.modified)
+        return LaganCaseSnapshot(case.ref, external_ref(case, self.mapping), case.crm_status,
+                                 notes[-1].text.strip() if notes else None, case.modified,
+                                 due=case.due.date() if case.due else None)
 
     def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]:
         start = _parse_cursor(since)
@@ -250,6 +270,14 @@ class LaganConnector:
     def _add_external_reference(self, ref: str, enquiry_id: str) -> None:
         self.wire.call("addCaseExternalReference", CaseID=_case_number(ref),
                        ExternalReference=enquiry_id)
+
+    def _due(self, case: CaseView) -> date | None:
+        """FL's due date, when the mapping reads it back (``due_date: read_back``)."""
+        if self.mapping.due_date != "read_back":
+            return None
+        log.info("lagan case %s: FL's due date is %s", case.ref,
+                 case.due.date().isoformat() if case.due else "not set")
+        return case.due.date() if case.due else None
 
     def _details(self, case_ref: str) -> CaseView:
         _case_number(case_ref)

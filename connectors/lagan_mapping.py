@@ -19,7 +19,7 @@ from connectors.base import BaseMapping, CaseUpdate, Note
 from crm_bridge.models import Enquiry, ServiceDestination, Status
 
 __all__ = ["CaseView", "Classification", "LaganMapping", "case_request", "individual_request",
-           "note_text", "party_search_request", "updates_for", "view"]
+           "note_text", "party_search_request", "status_event_id", "updates_for", "view"]
 
 CaseField = Literal["description", "location", "constituent_postcode", "reference"]
 PartyField = Literal["name", "email", "phone", "address", "postcode"]
@@ -185,6 +185,7 @@ class CaseView:
     modified: datetime | None
     due: datetime | None
     notes: tuple[FlNote, ...]
+    closed: datetime | None = None  # the last closure, kept by FL on a reopened case (if)
 
     @property
     def crm_status(self) -> str:
@@ -215,7 +216,7 @@ def view(details: Any) -> CaseView:
         raised_by=str(_get(_get(core, "RaisedByUser"), "UserID") or ""),
         external_refs=tuple(str(r) for r in refs),
         modified=_utc(_get(core, "LastModifiedDate")) or _utc(_get(core, "Closed")),
-        due=_utc(_get(core, "DueDate")), notes=tuple(notes))
+        due=_utc(_get(core, "DueDate")), notes=tuple(notes), closed=_utc(_get(core, "Closed")))
 
 
 def external_ref(case: CaseView, mapping: LaganMapping, known: str | None = None) -> str | None:
@@ -237,12 +238,31 @@ def officer_notes(case: CaseView, mapping: LaganMapping) -> list[FlNote]:
     return [n for n in case.notes if n.user != mapping.raised_by_user and n.text.strip()]
 
 
+def status_event_id(case: CaseView) -> str:
+    """The status event's id: the status with its closure reason, and the case's last
+    ``Closed`` date when it has one.
+
+    FL's CoreDetails gives no time of the last status change, so the id must be made of
+    what changes with a transition and with nothing else. The Closed date does: each
+    closure has its own, so closed → reopened → closed again is two closures, and a
+    reopened case that FL leaves its last Closed date on reads as a new "open". Not
+    LastModifiedDate: every note (the bridge's own follow-ups too) and every external
+    reference moves it, so the unchanged status would be applied again each time, and
+    after an officer's reply that re-applied "in progress" would undo the bridge's
+    "responded". What this cannot see: a return to an earlier status with no closure in
+    between (in progress → open), or a reopen on a server that clears Closed.
+    """
+    stamp = f"@{case.closed.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}" if case.closed else ""
+    return f"lagan-{case.ref}-status-{case.crm_status}{stamp}"
+
+
 def updates_for(case: CaseView, mapping: LaganMapping, cursor: str) -> list[CaseUpdate]:
     """The case's status (with its closure reason) and each officer's note, once each: the
-    event id names the status and reason, or the note's id, so re-reading is harmless."""
+    event id names the status transition (``status_event_id``) or the note's id, so
+    re-reading is harmless and each real transition is applied once."""
     ext = external_ref(case, mapping)
     when = case.modified or datetime.now(UTC)
-    updates = [CaseUpdate(event_id=f"lagan-{case.ref}-status-{case.crm_status}",
+    updates = [CaseUpdate(event_id=status_event_id(case),
                           case_ref=case.ref, external_ref=ext, occurred_at=when,
                           cursor=cursor, crm_status=case.crm_status)]
     for note in officer_notes(case, mapping):

@@ -11,7 +11,8 @@ Every failure becomes a bridge error in one place, ``LaganWire.call`` (judged by
 
     requests.Timeout, ConnectionError (reply lost)  → TransientError
     HTTP 5xx / 429 (an HTML page from Tomcat/Apache) → TransientError (Retry-After kept)
-    HTTP 401 / 403                                  → AuthError
+    HTTP 401                                        → AuthError (token: re-authenticate once)
+    HTTP 403                                        → AuthError
     Fault with FWTException ErrorCode in auth_codes → AuthError (token: re-authenticate once)
     Fault with ErrorCode in transient_codes         → TransientError
     any other Fault (FWTException or schema refusal) → PermanentError, with the server's words
@@ -63,7 +64,8 @@ class ErrorCodes:
 
 
 class _AuthFault(AuthError):
-    """An authentication fault on an FL call: with a token, worth one re-authentication."""
+    """FL refused the login: an FWTException with an auth code, or HTTP 401 (a server may
+    answer an expired token either way). With a token, worth one re-authentication."""
 
 
 def _fwt(fault: zx.Fault) -> tuple[int | None, str]:
@@ -81,10 +83,11 @@ def _fwt(fault: zx.Fault) -> tuple[int | None, str]:
 
 
 def _status_error(status: int, what: str, retry_after: str | None = None) -> ConnectorError:
-    if status in (401, 403):
-        return AuthError(f"{what}: HTTP {status}, the user name or password was not accepted"
-                         if status == 401 else f"{what}: HTTP 403, the bridge's account may "
-                         "not use this service")
+    if status == 401:
+        return _AuthFault(f"{what}: HTTP 401, the user name, password or token was not "
+                          "accepted")
+    if status == 403:
+        return AuthError(f"{what}: HTTP 403, the bridge's account may not use this service")
     if status >= 500 or status == 429:
         after = float(retry_after) if retry_after and retry_after.isdigit() else None
         return TransientError(f"{what}: HTTP {status} (an error page, not a SOAP reply): "
@@ -121,6 +124,20 @@ def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
     if isinstance(exc, zx.Error | etree.XMLSyntaxError | ValueError):
         return TransientError(f"{what}: the reply was not understood ({type(exc).__name__})")
     raise exc
+
+
+class _Transport(Transport):
+    """zeep's transport, but an HTTP error that is not a SOAP reply (Tomcat's HTML page, an
+    empty 401) is raised as such before zeep parses it: the status, not the page, says what
+    happened, and a well-formed XHTML page with a DOCTYPE must not read as an XXE attempt."""
+
+    def post(self, address: str, message: bytes | str, headers: dict[str, str]
+             ) -> requests.Response:
+        reply: requests.Response = super().post(  # type: ignore[no-untyped-call]
+            address, message, headers)
+        if reply.status_code >= 400 and "xml" not in reply.headers.get("Content-Type", ""):
+            raise requests.HTTPError(f"HTTP {reply.status_code}", response=reply)
+        return reply
 
 
 def _security(child: etree._Element) -> etree._Element:
@@ -180,7 +197,7 @@ class LaganWire:
         """The zeep service proxy; the WSDL is fetched and parsed on the first call only."""
         if self._service is None:
             def load() -> Any:
-                transport = Transport(  # type: ignore[no-untyped-call]
+                transport = _Transport(  # type: ignore[no-untyped-call]
                     session=self.session, timeout=self.timeout[1],
                                       operation_timeout=self.timeout[1])
                 return Client(self.wsdl, transport=transport,  # type: ignore[no-untyped-call]
@@ -246,7 +263,9 @@ class LaganWire:
     def call(self, operation: str, **request: Any) -> Any:
         """``operation`` with the request element's fields; one INFO line, no values logged.
 
-        With token auth, an authentication fault gets one fresh token and one more try.
+        With token auth, a refused login (an auth-coded fault or HTTP 401: an expired token
+        may be answered either way) gets one fresh token and one more try; a second
+        refusal is an ``AuthError``.
         """
         service = self.service()
         started = time.perf_counter()
@@ -257,7 +276,7 @@ class LaganWire:
         except _AuthFault:
             if self.style != "token":
                 raise
-            log.info("lagan %s: authentication fault; authenticating again", operation)
+            log.info("lagan %s: login refused (token expired?); authenticating again", operation)
             self._headers(fresh=True)
             result = self._guard(f"FL {operation}",
                                  lambda: method(**request, _soapheaders=self._headers()))

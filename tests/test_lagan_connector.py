@@ -6,7 +6,9 @@ what is Lagan's own: three auth styles, FWTException faults, lost replies, XXE.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,8 @@ import yaml
 from support.connector_kit import make_enquiry
 from support.lagan_double import BAD_CLASSIFICATION, BUSY, Failure, LaganDouble, lagan_double
 
-from connectors.base import ConnectorContext
-from connectors.lagan import LaganConnector, LaganSettings
+from connectors.base import ConnectorContext, Note
+from connectors.lagan import LaganCaseRef, LaganCaseSnapshot, LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import ServiceDestination, Status
@@ -33,11 +35,12 @@ ROADS = ServiceDestination(id="roads", name="Roads", crm_target="Roads", respons
 def make(tmp_path: Path) -> Iterator[Any]:
     made: list[LaganConnector] = []
 
-    def connect(double: LaganDouble, **options: Any) -> LaganConnector:
+    def connect(double: LaganDouble, mapping: LaganMapping = MAPPING,
+                **options: Any) -> LaganConnector:
         settings = {"url": double.url, "username": double.username,
                     "password": double.password, "auth": double.auth, "timeout_seconds": 2,
                     **options}
-        connector = LaganConnector(LaganSettings(**settings), ConnectorContext(tmp_path, MAPPING))
+        connector = LaganConnector(LaganSettings(**settings), ConnectorContext(tmp_path, mapping))
         made.append(connector)
         return connector
 
@@ -66,6 +69,30 @@ def test_an_expired_token_is_renewed_once(make: Any) -> None:
         double.expire_tokens()
         case = connector.create_case(make_enquiry(ROADS), ROADS)
         assert case.created
+
+
+def test_an_expired_token_answered_with_http_401_is_renewed_once(make: Any) -> None:
+    """A servlet filter in front of FL may refuse an expired token with Tomcat's HTML 401
+    page rather than an FWTException: that too is worth one fresh token."""
+    with lagan_double(auth="token", token_refusal="http_401") as double:
+        connector = make(double)
+        connector.create_case(make_enquiry(ROADS), ROADS)
+        double.expire_tokens()
+        assert connector.create_case(make_enquiry(ROADS), ROADS).created
+        assert double.authentications == 2
+        assert len(double.store.cases) == 2
+
+
+def test_a_second_http_401_after_a_fresh_token_is_an_auth_error(make: Any) -> None:
+    with lagan_double(auth="token") as double:
+        connector = make(double)
+        connector.health()
+        for _ in range(2):
+            double.fail_next("FWTCaseCreate", Failure("html", 401))
+        with pytest.raises(AuthError, match="HTTP 401"):
+            connector.create_case(make_enquiry(ROADS), ROADS)
+        assert double.authentications == 2  # the first login and one re-authentication
+        assert not double.store.cases
 
 
 def test_basic_auth_guards_the_wsdl_too(make: Any) -> None:
@@ -172,3 +199,121 @@ def test_the_password_never_shows(make: Any) -> None:
         connector = make(double)
         assert double.password not in repr(connector.settings)
         assert double.password not in repr(connector.wire)
+
+
+def _new(connector: LaganConnector, seen: set[str], since: str | None
+         ) -> tuple[list[str], str | None]:
+    """The statuses a bridge would apply from one sync (event ids not seen before)."""
+    updates = list(connector.fetch_updates(since))
+    fresh = [u for u in updates if u.event_id not in seen and u.crm_status]
+    seen.update(u.event_id for u in updates)
+    return [u.crm_status or "" for u in fresh], (updates[-1].cursor if updates else since)
+
+
+def test_closed_reopened_and_closed_again_is_each_reported_once(make: Any) -> None:
+    """Each closure has its own Closed date, so a second closure is a new event; the
+    bridge's own follow-up moves LastModifiedDate but is no status change."""
+    resolved = "closed: Resolved - work completed"
+    with lagan_double() as double:
+        connector = make(double)
+        case = connector.create_case(make_enquiry(ROADS), ROADS)
+        seen: set[str] = set()
+        opened, cursor = _new(connector, seen, None)
+        assert opened == ["open"]
+        double.store.close(case.id, "Resolved - work completed")
+        assert _new(connector, seen, cursor)[0] == [resolved]
+        double.store.reopen(case.id)
+        assert _new(connector, seen, cursor)[0] == ["open"]
+        connector.add_note(case.id, Note("Still there.", "cllr-kirsty-dalgleish"))
+        assert _new(connector, seen, cursor)[0] == []
+        double.store.close(case.id, "Resolved - work completed")
+        assert _new(connector, seen, cursor)[0] == [resolved]
+        assert _new(connector, seen, cursor)[0] == []  # re-read: nothing applied again
+
+
+def test_a_reopen_on_a_server_that_clears_closed_is_not_seen_but_the_next_close_is(
+        make: Any) -> None:
+    """The documented limit: without a Closed date, "open" again reads like the first."""
+    with lagan_double() as double:
+        connector = make(double)
+        case = connector.create_case(make_enquiry(ROADS), ROADS)
+        seen: set[str] = set()
+        _, cursor = _new(connector, seen, None)
+        double.store.close(case.id, "Withdrawn")
+        assert _new(connector, seen, cursor)[0] == ["closed: Withdrawn"]
+        double.store.reopen(case.id, keep_closed=False)
+        assert _new(connector, seen, cursor)[0] == []
+        double.store.close(case.id, "Withdrawn")
+        assert _new(connector, seen, cursor)[0] == ["closed: Withdrawn"]
+
+
+def test_due_date_read_back_carries_fls_date_to_the_bridge(make: Any) -> None:
+    """FL sets the date (the request has no DueDate); it comes back on the CaseRef and the
+    snapshot, also when a later run finds the case instead of opening it."""
+    read_back = MAPPING.model_copy(update={"due_date": "read_back"})
+    with lagan_double(default_due_days=5) as double:
+        connector = make(double, mapping=read_back)
+        enquiry = make_enquiry(ROADS)
+        case = connector.create_case(enquiry, ROADS)
+        fl_due = datetime.fromisoformat(double.store.cases[case.id].due or "").date()
+        assert fl_due == datetime.now(UTC).date() + timedelta(days=5) != enquiry.target_date
+        assert isinstance(case, LaganCaseRef) and case.due == fl_due
+        snapshot = connector.get_case(case.id)
+        assert isinstance(snapshot, LaganCaseSnapshot) and snapshot.due == fl_due
+        again = make(double, mapping=read_back).create_case(enquiry, ROADS)
+        assert isinstance(again, LaganCaseRef) and (again.created, again.due) == (False, fl_due)
+        sent = make(double).create_case(make_enquiry(ROADS), ROADS)
+        assert isinstance(sent, LaganCaseRef) and sent.due is None  # not read back
+        assert connector.get_case(sent.id).due == enquiry.target_date
+
+
+def test_search_by_title_off_still_finds_the_case(make: Any) -> None:
+    """A server whose Title search matches only whole titles: the create reads every
+    bridge case in the window and matches the external reference or the marker."""
+    with lagan_double() as double:
+        for _ in range(3):
+            make(double).create_case(make_enquiry(ROADS), ROADS)
+        enquiry, lost = make_enquiry(ROADS), make_enquiry(ROADS)
+        first = make(double, search_by_title=False).create_case(enquiry, ROADS)
+        again = make(double, search_by_title=False).create_case(enquiry, ROADS)
+        assert (again.id, again.created) == (first.id, False)
+        double.fail_next("FWTCaseCreate", Failure("drop_after_commit"))
+        with pytest.raises(TransientError):
+            make(double, search_by_title=False).create_case(lost, ROADS)
+        found = make(double, search_by_title=False).create_case(lost, ROADS)
+        assert not found.created
+        assert double.store.cases[found.id].external_refs == [str(lost.id)]
+        assert len(double.store.cases) == 5
+
+
+def test_runs_against_a_server_failing_a_share_of_calls_end_with_one_case_each(
+        make: Any) -> None:
+    """As sync does: each run is a new connector, a transient failure leaves the enquiry
+    for the next run. A 503 can fall between createCase and addCaseExternalReference;
+    the title marker finds that case again."""
+    enquiries = [make_enquiry(ROADS) for _ in range(8)]
+    opened: dict[str, str] = {}
+    recovered = 0
+    with lagan_double(fail_share=0.3, seed=4) as double:
+        runs = 0
+        while len(opened) < len(enquiries) and runs < 40:
+            runs += 1
+            connector = make(double)
+            for enquiry in enquiries:
+                if str(enquiry.id) in opened:
+                    continue
+                try:
+                    case = connector.create_case(enquiry, ROADS)
+                except TransientError:
+                    continue
+                opened[str(enquiry.id)] = case.id
+                recovered += not case.created  # committed by a run that then failed
+            with contextlib.suppress(TransientError):
+                list(connector.fetch_updates(None))
+        assert runs > 1 and len(opened) == len(enquiries)
+        assert recovered  # the seed makes some case's later calls fail after createCase
+        for enquiry in enquiries:
+            cases = [c for c in double.store.cases.values()
+                     if str(enquiry.id) in c.title]
+            assert [c.ref for c in cases] == [opened[str(enquiry.id)]]
+            assert cases[0].external_refs == [str(enquiry.id)]

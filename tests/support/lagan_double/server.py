@@ -9,10 +9,14 @@ Knobs, for tests and the benchmark:
 - ``auth``: "token" (FLAuth ``authenticate`` → BinarySecurityToken in the response header),
   "username_token" (WS-Security UsernameToken on every call) or "basic" (HTTP Basic, the
   ``?wsdl`` fetch included); ``expire_tokens()`` ends every token issued so far.
+- ``token_refusal``: how an unknown or expired token is answered: an FWTException fault
+  ("fault") or, as a servlet filter in front of FL would, a Tomcat HTML 401 page ("http_401").
 - ``fail_next(element, Failure(...))``: the next request whose Body holds ``element`` gets
   an FWTException fault, an HTML error page, a delay, a reply carrying a DOCTYPE/XXE, or is
   committed and then has its connection dropped with no reply.
 - ``fail_share``: that share of FL calls answers an HTML 503 page before doing anything.
+- ``default_due_days``: a case created without DueDate gets one from "FL" (``due_date:
+  read_back``); ``store.reopen()`` reopens a closed case, with or without its Closed date.
 """
 
 from __future__ import annotations
@@ -80,11 +84,15 @@ def wsdl_text(address: str) -> str:
 class LaganDouble:
     def __init__(self, auth: AuthStyle = "token", username: str = "crm-bridge",
                  password: str = "s3cret-pass", classifications: dict[int, str] | None = None,
-                 fail_share: float = 0.0, seed: int = 9) -> None:
+                 fail_share: float = 0.0, seed: int = 9,
+                 token_refusal: Literal["fault", "http_401"] = "fault",
+                 default_due_days: int | None = None) -> None:
         self.auth = auth
+        self.token_refusal = token_refusal
+        self.authentications = 0
         self.username = username
         self.password = password
-        self.store = FlStore(classifications)
+        self.store = FlStore(classifications, default_due_days)
         self.fail_share = fail_share
         self.calls: Counter[str] = Counter()
         self.wsdl_fetches = 0
@@ -158,6 +166,7 @@ class LaganDouble:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
+            self.authentications += 1
         return token
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -248,6 +257,8 @@ class LaganDouble:
                 if double.auth == "username_token" and not double._username_token_ok(envelope):
                     return self._fault("Authentication failed", AUTH_FAILED)
                 if double.auth == "token" and not double._token_ok(envelope):
+                    if double.token_refusal == "http_401":
+                        return self._html(401, "Unauthorized")
                     return self._fault("Authentication failed: token invalid or expired",
                                        AUTH_FAILED)
                 standalone = etree.ElementTree(copy.deepcopy(request))
