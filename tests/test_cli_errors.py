@@ -133,7 +133,7 @@ def test_unknown_connector(council: Council) -> None:
     assert result.stderr.startswith(
         f"error: {council.config}:{line} connector.type: unknown connector 'lagn' (")
     assert result.stderr.count("\n") == 1
-    assert "local" in result.stderr
+    assert result.stderr.endswith("(did you mean 'lagan'?)\n")
 
 
 def test_missing_config_file_says_how_to_give_one(tmp_path: Path) -> None:

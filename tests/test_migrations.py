@@ -11,13 +11,24 @@ from crm_bridge.store.engine import make_engine
 from crm_bridge.store.migrate import current_revision, head_revision, upgrade
 from crm_bridge.store.tables import metadata
 
+# Migration 0006's FTS5 index for the portal's search (SQLite only): a virtual table and the
+# shadow tables FTS5 keeps its index in. SQLAlchemy cannot describe a virtual table, so they
+# are not in tables.py; left out of the comparison by these exact names, nothing else.
+FTS_TABLES = frozenset({"enquiries_fts", "enquiries_fts_data", "enquiries_fts_idx",
+                        "enquiries_fts_docsize", "enquiries_fts_config"})
+
+
+def _not_fts(name: str | None, type_: str, _parent: object) -> bool:
+    return not (type_ == "table" and name in FTS_TABLES)
+
 
 def test_migrated_schema_matches_the_tables_the_code_uses(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     try:
         upgrade(engine)
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+            differences = compare_metadata(
+                MigrationContext.configure(conn, opts={"include_name": _not_fts}), metadata)
         assert differences == []
         assert current_revision(engine) == head_revision()
     finally:

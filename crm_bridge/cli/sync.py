@@ -1,7 +1,7 @@
-"""`sync`: push the outbox, pull CRM updates, mark overdue. Run it from cron.
+"""`sync`: push the outbox, pull CRM updates, mark overdue, send reminders. Run it from cron.
 
-Exit 0: all done (or another run holds the lock); 1: some items failed or
-the CRM refused our credentials; 2: configuration or usage error.
+Exit 0: all done (or another run holds the lock); 1: some items failed or wait for a
+retry, or the CRM refused our credentials; 2: configuration or usage error.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import click
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option
 from crm_bridge.store.locks import LockBusy
+from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.runner import STEPS, run_sync
 
 __all__ = ["sync"]
@@ -30,9 +31,9 @@ def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -
         report = run_sync(bridge.engine, connector, bridge.mapping(), bridge.config,
                           only=only or STEPS, dry_run=dry_run,
                           base_dir=bridge.loaded.base_dir)
-    except LockBusy as busy:
+    except LockBusy as busy:  # SQLite: the whole run is another process's
         if as_json:
-            emit_json({"ok": True, "skipped": str(busy)})
+            emit_json(SyncReport(skipped={step: str(busy) for step in only or STEPS}).as_dict())
         else:
             click.echo(str(busy))
         return
@@ -42,5 +43,7 @@ def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -
         for line in report.problems:
             click.echo(line, err=not dry_run)
         click.echo(report.summary())
+        if report.aborted:
+            click.echo(f"error: sync stopped: {report.aborted}", err=True)
     if not report.ok:
         raise click.exceptions.Exit(1)

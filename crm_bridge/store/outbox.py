@@ -1,16 +1,22 @@
 """The outbox: work for the CRM, written in the same transaction as the change that needs it.
 
-Sync claims rows one at a time. On PostgreSQL the claim is ``FOR UPDATE SKIP
-LOCKED`` inside a transaction held across the CRM call, so several sync
-processes share the work without taking the same row. On SQLite one sync runs
-at a time (the sync lock), so a row is read without a lock and its result is
-written in a short transaction of its own, leaving the database free for the
-portal while the CRM answers.
+    pending ──► done       the CRM took it (its result recorded in the same transaction)
+       │  └──► failed      the CRM refused it for good (`enquiry retry` makes it pending again)
+       └─(transient)─► pending, with attempts + 1 and not_before: a later run tries again
+
+Sync claims rows oldest first. On PostgreSQL each claim is ``FOR UPDATE SKIP LOCKED``
+inside a transaction held across the CRM call, so several sync processes share the work
+without ever taking the same row, and a process killed mid-call leaves its row pending
+(its transaction dies with it). On SQLite one sync runs at a time (the sync lock), so rows
+are read without a lock and each result is written in a short transaction of its own,
+leaving the database free for the portal while the CRM answers. Either way a row is done
+only once its result is stored: a crash in between means the CRM call is made again,
+which is why creating a case looks it up by the enquiry's id first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +65,7 @@ class Claim:
     attempts: int
     _engine: Engine
     _held: Connection | None
+    written: bool = False
 
     @property
     def locked(self) -> bool:
@@ -70,6 +77,7 @@ class Claim:
     def writer(self) -> Iterator[Connection]:
         if self._held is not None:
             yield self._held
+            self.written = True
         else:
             with self._engine.begin() as conn:
                 yield conn
@@ -81,28 +89,23 @@ def _pending(now: datetime) -> Any:
     )
 
 
-def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None) -> Iterator[Claim]:
+def claims(engine: Engine, now: datetime,
+           kinds: tuple[str, ...] | None = None) -> Generator[Claim, None, None]:
     """Yield pending rows oldest first until none is left (or left for later).
 
     Each row is yielded at most once per call: a row the caller leaves pending (a dry run,
     a note whose case is not open yet) waits for the next run instead of being taken again.
+    On PostgreSQL a claim's transaction commits when the next claim is asked for, or when
+    the caller closes the generator after recording it (``close()``); a claim the caller
+    stopped at without recording is rolled back, its row left pending.
     """
     condition = _pending(now)
     if kinds:
         condition = condition & outbox.c.kind.in_(kinds)
-    last_id = 0
     if engine.dialect.name == "postgresql":
-        while True:
-            with engine.begin() as conn:
-                row = conn.execute(
-                    select(outbox).where(condition & (outbox.c.id > last_id))
-                    .order_by(outbox.c.id).limit(1).with_for_update(skip_locked=True)
-                ).first()
-                if row is None:
-                    return
-                last_id = row.id
-                yield _claim(row, engine, conn)
+        yield from _locked_claims(engine, condition)
         return
+    last_id = 0
     while True:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -114,6 +117,32 @@ def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None) 
         for row in rows:
             last_id = row.id
             yield _claim(row, engine, None)
+
+
+def _locked_claims(engine: Engine, condition: Any) -> Iterator[Claim]:
+    last_id = 0
+    while True:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                row = conn.execute(
+                    select(outbox).where(condition & (outbox.c.id > last_id))
+                    .order_by(outbox.c.id).limit(1).with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    transaction.commit()
+                    return
+                last_id = row.id
+                claim = _claim(row, engine, conn)
+                try:
+                    yield claim
+                except GeneratorExit:
+                    (transaction.commit if claim.written else transaction.rollback)()
+                    raise
+                transaction.commit()
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
 
 
 def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:

@@ -99,6 +99,8 @@ enquiries = Table(
     Index("ix_enquiries_ward_category", "ward_id", "consent_to_share", "category_id",
           "received_at"),
     Index("ix_enquiries_constituent_postcode", "constituent_postcode"),
+    # Sync's overdue step (migration 0005): open enquiries not yet marked, past their target.
+    Index("ix_enquiries_overdue_scan", "overdue", "status", "target_date"),
 )
 
 enquiry_history = Table(

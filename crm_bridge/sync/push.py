@@ -7,6 +7,13 @@ those outbox rows pending: the next run's ``create_case`` finds each case by its
 reference, so nothing is lost and no case is opened twice. Nothing waits long: a read or a
 result older than ``HOLD_AT_MOST`` is read again or written before the next CRM call.
 Locked claims (PostgreSQL) are read and recorded one at a time, in the claim's transaction.
+
+An opened case moves the enquiry to ``sent`` only from ``logged`` or ``failed_to_send``:
+on PostgreSQL another process's pull may already have applied the CRM's own status.
+
+A row the CRM could not take now waits (``RetryPolicy.requeue_after``, doubling, and no
+sooner than the CRM's Retry-After); after ``stop_after`` such rows in a row the CRM is
+taken to be down and push stops, leaving the rest for the next run.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, bindparam, case, or_, select, update
 
-from connectors.base import Connector, Note
+from connectors.base import CaseRef, Connector, Note
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.errors import AuthError, PermanentError, TransientError
+from crm_bridge.errors import PermanentError, TransientError
 from crm_bridge.models import Status
 from crm_bridge.store.enquiries import (
     add_history,
@@ -30,7 +38,6 @@ from crm_bridge.store.enquiries import (
     history_row,
     row_to_enquiry,
     set_fields,
-    set_fields_rows,
 )
 from crm_bridge.store.outbox import (
     Claim,
@@ -42,7 +49,7 @@ from crm_bridge.store.outbox import (
 )
 from crm_bridge.store.tables import enquiries
 from crm_bridge.sync.report import SyncReport
-from crm_bridge.sync.retry import RetryPolicy, call_with_retry
+from crm_bridge.sync.retry import RetryPolicy, call_with_retry, requeue_delay
 
 __all__ = ["push"]
 
@@ -55,62 +62,161 @@ HOLD_AT_MOST = 0.5
 """Seconds an enquiry read ahead stays fresh, and an opened case may wait to be recorded."""
 
 _ENQUIRIES = select(enquiries).where(enquiries.c.id.in_(bindparam("ids", expanding=True)))
-
-
-def _backoff(attempts: int) -> timedelta:
-    """How long a row that keeps failing waits before the next run tries it: 1 min → 1 h."""
-    return timedelta(minutes=min(60, 2 ** min(attempts, 6)))
+_UNSENT = (Status.LOGGED.value, Status.FAILED_TO_SEND.value)
+# The case reference, and `sent` unless the CRM's own status got there first.
+_RECORD_SENT = (
+    update(enquiries).where(enquiries.c.id == bindparam("_enquiry_id"))
+    .values(crm_ref=bindparam("_crm_ref"), failure_reason=None, updated_at=bindparam("_now"),
+            status=case((or_(*(enquiries.c.status == s for s in _UNSENT)), Status.SENT.value),
+                        else_=enquiries.c.status))
+)
 
 
 def push(engine: Engine, connector: Connector, config: CouncilConfig, policy: RetryPolicy,
          now: datetime, report: SyncReport, dry_run: bool = False) -> None:
     """Send every pending row; stop the run (AuthError) only when the CRM refuses our login."""
-    opened = _OpenedCases(engine, now)
-    try:
-        for batch in _batches(claims(engine, now)):
-            ahead = _ReadAhead(engine, batch)
-            for position, claim in enumerate(batch):
-                if claim.locked or claim.kind != "create_case" or claim.enquiry_id in opened:
-                    opened.write()  # what this claim reads must include what was just sent
-                    row = _read(engine, [claim.enquiry_id]).get(claim.enquiry_id)
-                else:
-                    row = ahead.row(position)
-                _push_one(engine, connector, config, policy, claim, row, now, report, opened,
-                          dry_run)
-                opened.write_if_due()
-    finally:
-        opened.write()
+    _Push(engine, connector, config, policy, now, report, dry_run).run()
 
 
-def _push_one(engine: Engine, connector: Connector, config: CouncilConfig, policy: RetryPolicy,
-              claim: Claim, row: Any, now: datetime, report: SyncReport,
-              opened: _OpenedCases, dry_run: bool) -> None:
-    if row is None:  # the enquiry was purged; nothing to send
+@dataclass(frozen=True)
+class _Opened:
+    claim: Claim
+    case_id: str
+    status: str
+    detail: str
+
+
+def _record_sent(conn: Connection, now: datetime, opened: Sequence[_Opened]) -> None:
+    conn.execute(_RECORD_SENT, [{"_enquiry_id": o.claim.enquiry_id, "_crm_ref": o.case_id,
+                                 "_now": now} for o in opened])
+    add_history_rows(conn, [history_row(o.claim.enquiry_id, now, "sent", ACTOR, o.detail,
+                                        Status(o.status)) for o in opened])
+
+
+class _Push:
+    """One push step: the run's settings, what it has sent, and how the CRM has fared."""
+
+    def __init__(self, engine: Engine, connector: Connector, config: CouncilConfig,
+                 policy: RetryPolicy, now: datetime, report: SyncReport, dry_run: bool) -> None:
+        self.engine, self.connector, self.config = engine, connector, config
+        self.policy, self.now, self.report, self.dry_run = policy, now, report, dry_run
+        self.opened = _OpenedCases(engine, now)
+        self._started = time.monotonic()
+        self._failing = 0  # rows in a row the CRM could not take
+
+    def clock(self) -> datetime:
+        """The run's ``now`` moved on by the time the run has taken (for ``not_before``)."""
+        return self.now + timedelta(seconds=time.monotonic() - self._started)
+
+    def run(self) -> None:
+        pending = claims(self.engine, self.now)
+        try:
+            for batch in _batches(pending):
+                ahead = _ReadAhead(self.engine, batch)
+                for position, claim in enumerate(batch):
+                    if (claim.locked or claim.kind != "create_case"
+                            or claim.enquiry_id in self.opened):
+                        self.opened.write()  # what this claim reads must include what was sent
+                        row = _read(self.engine, [claim.enquiry_id]).get(claim.enquiry_id)
+                    else:
+                        row = ahead.row(position)
+                    self.one(claim, row)
+                    self.opened.write_if_due()
+                    if self._failing >= self.policy.stop_after:
+                        self.report.problems.append(
+                            f"push stopped: the CRM failed {self._failing} rows in a row; "
+                            "the rest wait for the next sync")
+                        log.warning("push stopped after %d rows in a row failed", self._failing)
+                        return
+        finally:
+            pending.close()  # commits a locked claim just recorded, rolls back one not
+            self.opened.write()
+
+    def one(self, claim: Claim, row: Any) -> None:
+        if row is None:  # the enquiry was purged; nothing to send
+            with claim.writer() as conn:
+                mark_done(conn, claim, self.now)
+            return
+        if self.dry_run:
+            self.report.problems.append(f"would send {claim.kind} for {row.reference}")
+            return
+        try:
+            self.send(claim, row)
+        except TransientError as exc:
+            self._failing += 1
+            self.report.deferred += 1
+            wait = requeue_delay(self.policy, claim.attempts, exc.retry_after)
+            with claim.writer() as conn:
+                mark_retry(conn, claim, str(exc), self.clock() + wait)
+            log.warning("push %s %s deferred for %.0f s: %s", claim.kind, row.reference,
+                        wait.total_seconds(), exc)
+        except PermanentError as exc:
+            self._failing = 0
+            self.report.failed += 1
+            with claim.writer() as conn:
+                mark_failed(conn, claim, str(exc), self.now)
+                if claim.kind == "create_case":
+                    set_fields(conn, claim.enquiry_id, self.now,
+                               status=Status.FAILED_TO_SEND.value, failure_reason=str(exc))
+                add_history(conn, claim.enquiry_id, self.now, "failed_to_send", ACTOR, str(exc),
+                            Status.FAILED_TO_SEND if claim.kind == "create_case" else None)
+            # The CRM's reason can quote what was sent: it goes to the store, not the log.
+            log.warning("push %s %s rejected by the CRM", claim.kind, row.reference)
+        else:
+            self._failing = 0
+
+    def send(self, claim: Claim, row: Any) -> None:
+        if claim.kind == "create_case":
+            self.create(claim, row)
+        elif claim.kind == "add_note":
+            self.note(claim, row)
+        else:
+            raise PermanentError(f"unknown outbox kind '{claim.kind}'")
+
+    def create(self, claim: Claim, row: Any) -> None:
+        try:
+            enquiry = row_to_enquiry(row)
+        except ValidationError as exc:  # edited by hand in the store: say so, go on
+            raise PermanentError(f"the stored enquiry is not valid: {exc.errors()[0]['msg']} "
+                                 f"({'.'.join(map(str, exc.errors()[0]['loc']))})") from None
+        destination = self.config.service(enquiry.service_id)
+        if destination is None:
+            raise PermanentError(
+                f"service '{enquiry.service_id}' is no longer in the config; "
+                "restore it or reassign the enquiry"
+            )
+        opened: CaseRef = call_with_retry(
+            self.policy, lambda: self.connector.create_case(enquiry, destination))
+        if not opened.id:
+            raise TransientError("the CRM gave no reference for the case it opened")
+        status = Status.SENT.value if row.status in _UNSENT else row.status
+        detail = (f"case {opened.id} opened in the CRM" if opened.created
+                  else f"found case {opened.id} already in the CRM")
+        result = _Opened(claim, opened.id, status, detail)
+        if claim.locked:
+            with claim.writer() as conn:
+                _record_sent(conn, self.now, [result])
+                mark_done(conn, claim, self.now)
+        else:
+            self.opened.add(result)
+        self.report.pushed += 1
+
+    def note(self, claim: Claim, row: Any) -> None:
+        if not row.crm_ref:
+            # The case is not open yet: the note waits for it. One waiting on an enquiry the
+            # CRM refused is no new failure (that was reported once); it goes after a retry.
+            if row.status != Status.FAILED_TO_SEND.value:
+                self.report.deferred += 1
+            return
+        note = Note(text=str(claim.payload.get("text", "")),
+                    author=str(claim.payload.get("author", ACTOR)),
+                    kind=str(claim.payload.get("kind", "follow_up")))
+        call_with_retry(self.policy, lambda: self.connector.add_note(row.crm_ref, note))
         with claim.writer() as conn:
-            mark_done(conn, claim, now)
-        return
-    if dry_run:
-        report.problems.append(f"would send {claim.kind} for {row.reference}")
-        return
-    try:
-        _send(engine, connector, config, policy, claim, row, now, report, opened)
-    except TransientError as exc:
-        report.deferred += 1
-        with claim.writer() as conn:
-            mark_retry(conn, claim, str(exc), now + _backoff(claim.attempts))
-        log.warning("push %s %s deferred: %s", claim.kind, row.reference, exc)
-    except PermanentError as exc:
-        report.failed += 1
-        with claim.writer() as conn:
-            mark_failed(conn, claim, str(exc), now)
-            if claim.kind == "create_case":
-                set_fields(conn, claim.enquiry_id, now, status=Status.FAILED_TO_SEND.value,
-                           failure_reason=str(exc))
-            add_history(conn, claim.enquiry_id, now, "failed_to_send", ACTOR, str(exc),
-                        Status.FAILED_TO_SEND if claim.kind == "create_case" else None)
-        log.warning("push %s %s rejected by the CRM", claim.kind, row.reference)
-    except AuthError:
-        raise
+            add_history(conn, claim.enquiry_id, self.now, "note_sent", ACTOR,
+                        f"note added to case {row.crm_ref}")
+            mark_done(conn, claim, self.now)
+        self.report.notes += 1
 
 
 def _batches(pending: Iterator[Claim]) -> Iterator[list[Claim]]:
@@ -154,14 +260,6 @@ class _ReadAhead:
         return self._rows.get(enquiry_id)
 
 
-@dataclass(frozen=True)
-class _Opened:
-    claim: Claim
-    case_id: str
-    status: str
-    detail: str
-
-
 class _OpenedCases:
     """Cases opened for claims that are not locked, recorded a batch at a time: the
     enquiry's CRM reference and status, its history row, the outbox row done."""
@@ -190,59 +288,8 @@ class _OpenedCases:
     def write(self) -> None:
         if not self._pending:
             return
-        now = self._now
         with self._engine.begin() as conn:
-            set_fields_rows(conn, now, [
-                (o.claim.enquiry_id, {"crm_ref": o.case_id, "status": o.status,
-                                      "failure_reason": None})
-                for o in self._pending
-            ])
-            add_history_rows(conn, [
-                history_row(o.claim.enquiry_id, now, "sent", ACTOR, o.detail, Status(o.status))
-                for o in self._pending
-            ])
-            mark_done_many(conn, [o.claim for o in self._pending], now)
+            _record_sent(conn, self._now, self._pending)
+            mark_done_many(conn, [o.claim for o in self._pending], self._now)
         self._pending.clear()
         self._ids.clear()
-
-
-def _send(engine: Engine, connector: Connector, config: CouncilConfig, policy: RetryPolicy,
-          claim: Claim, row: Any, now: datetime, report: SyncReport,
-          opened: _OpenedCases) -> None:
-    if claim.kind == "create_case":
-        enquiry = row_to_enquiry(row)
-        destination = config.service(enquiry.service_id)
-        if destination is None:
-            raise PermanentError(
-                f"service '{enquiry.service_id}' is no longer in the config; "
-                "restore it or reassign the enquiry"
-            )
-        case = call_with_retry(policy, lambda: connector.create_case(enquiry, destination))
-        status = Status.SENT.value if row.status in ("logged", "failed_to_send") else row.status
-        detail = (f"case {case.id} opened in the CRM" if case.created
-                  else f"found case {case.id} already in the CRM")
-        if claim.locked:
-            with claim.writer() as conn:
-                set_fields(conn, claim.enquiry_id, now, crm_ref=case.id, status=status,
-                           failure_reason=None)
-                add_history(conn, claim.enquiry_id, now, "sent", ACTOR, detail, Status(status))
-                mark_done(conn, claim, now)
-        else:
-            opened.add(_Opened(claim, case.id, status, detail))
-        report.pushed += 1
-        return
-    if claim.kind == "add_note":
-        if not row.crm_ref:
-            report.deferred += 1  # the case is not open yet; the note waits for it
-            return
-        note = Note(text=str(claim.payload.get("text", "")),
-                    author=str(claim.payload.get("author", ACTOR)),
-                    kind=str(claim.payload.get("kind", "follow_up")))
-        call_with_retry(policy, lambda: connector.add_note(row.crm_ref, note))
-        with claim.writer() as conn:
-            add_history(conn, claim.enquiry_id, now, "note_sent", ACTOR,
-                        f"note added to case {row.crm_ref}")
-            mark_done(conn, claim, now)
-        report.notes += 1
-        return
-    raise PermanentError(f"unknown outbox kind '{claim.kind}'")

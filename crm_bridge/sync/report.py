@@ -22,6 +22,8 @@ class SyncReport:
     duration: float = 0.0
     problems: list[str] = field(default_factory=list)
     aborted: str | None = None
+    # Steps another sync process was running (PostgreSQL): step → who holds it.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -36,6 +38,9 @@ class SyncReport:
             text += (f", mail sent {self.reminders}, mail waiting {self.mail_waiting}, "
                      f"mail failed {self.mail_failed}")
         text += f" ({self.duration:.2f} s)"
+        if self.skipped:
+            holders = sorted(set(self.skipped.values()))
+            text += f"; {', '.join(self.skipped)} skipped: {'; '.join(holders)}"
         return f"{text}; stopped: {self.aborted}" if self.aborted else text
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,12 +1,23 @@
 """Retrying CRM calls that failed for a reason that may pass: bounded, with jittered backoff.
 
-Only TransientError is retried; a server's Retry-After is honoured (capped by
-the run's time budget). PermanentError and AuthError pass straight through.
+Only TransientError is retried, at most ``attempts`` times and for at most ``max_total``
+seconds. A server's Retry-After is honoured: waited when it is no longer than ``max_wait``;
+longer, and the call is not retried in this run at all (waiting would hold the run up,
+retrying sooner would ignore the CRM's request), so the caller leaves the work for a later
+run no sooner than the CRM asked (``requeue_delay``). PermanentError and AuthError pass
+straight through.
+
+The same policy says how long an outbox row that still failed waits for a later run
+(``requeue_after``, doubling per attempt up to ``requeue_max``) and after how many rows in a
+row left for later the push step stops for this run (``stop_after``): a CRM that is down
+should cost a cron run seconds, not ``rows × attempts × waits``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,23 +27,38 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    stop_any,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from crm_bridge.errors import TransientError
 
-__all__ = ["RetryPolicy", "call_with_retry"]
+__all__ = ["RetryPolicy", "call_with_retry", "requeue_delay", "retrying"]
 
 T = TypeVar("T")
 
 
 class RetryPolicy(BaseModel):
+    """``sync.retry`` in the config: how hard one run tries, and when a later run tries again."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    attempts: int = Field(default=3, ge=1, le=10)
-    initial_wait: float = Field(default=0.5, ge=0, le=60)
-    max_wait: float = Field(default=10, ge=0, le=300)
-    max_total: float = Field(default=60, gt=0, le=3600)
+    attempts: int = Field(default=3, ge=1, le=10, description="tries of one CRM call per run")
+    initial_wait: float = Field(default=0.5, ge=0, le=60,
+                                description="seconds before the first retry; doubles each time")
+    max_wait: float = Field(default=10, ge=0, le=300,
+                            description="longest wait between tries, Retry-After included")
+    max_total: float = Field(default=60, gt=0, le=3600,
+                             description="seconds one CRM call may take, retries included")
+    requeue_after: float = Field(default=60, ge=0, le=86_400,
+                                 description="seconds before a later run tries a failed row "
+                                 "again; doubles with each failed run")
+    requeue_max: float = Field(default=3600, ge=0, le=7 * 86_400,
+                               description="longest a failed row waits for its next try")
+    stop_after: int = Field(default=5, ge=1, le=10_000,
+                            description="rows in a row left for later before push stops "
+                            "for this run (the CRM is down)")
 
 
 def _jittered_backoff(policy: RetryPolicy) -> wait_exponential_jitter:
@@ -44,21 +70,54 @@ def _jittered_backoff(policy: RetryPolicy) -> wait_exponential_jitter:
         return wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
 
 
-def call_with_retry(policy: RetryPolicy, call: Callable[[], T]) -> T:
+def _hint(state: RetryCallState) -> float | None:
+    """The Retry-After (seconds) the failed attempt carried, if any."""
+    error = state.outcome.exception() if state.outcome else None
+    hinted = getattr(error, "retry_after", None)
+    if isinstance(hinted, int | float) and math.isfinite(hinted) and hinted >= 0:
+        return float(hinted)
+    return None
+
+
+class _AskedToWaitTooLong(stop_base):
+    """Stop when the CRM's Retry-After is longer than the policy lets one call wait."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        hinted = _hint(retry_state)
+        return hinted is not None and hinted > self.limit
+
+
+def retrying(policy: RetryPolicy) -> Retrying:
+    """A tenacity ``Retrying`` for ``policy``: for calls, and for pull's resumable reads."""
     backoff = _jittered_backoff(policy)
 
     def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        hinted = getattr(error, "retry_after", None)
-        if isinstance(hinted, int | float) and hinted >= 0:
-            return float(min(hinted, policy.max_wait))
-        return float(backoff(state))
+        hinted = _hint(state)
+        return hinted if hinted is not None else float(backoff(state))
 
-    retrying: Retrying = Retrying(
+    return Retrying(
         retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_total),
+        stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_total),
+                      _AskedToWaitTooLong(policy.max_wait)),
         wait=wait,
         reraise=True,
     )
-    result: Any = retrying(call)
+
+
+def call_with_retry(policy: RetryPolicy, call: Callable[[], T]) -> T:
+    """``call()``, retried on TransientError as ``policy`` allows; its last error re-raised."""
+    result: Any = retrying(policy)(call)
     return result  # type: ignore[no-any-return]
+
+
+def requeue_delay(policy: RetryPolicy, attempts: int, retry_after: float | None = None
+                  ) -> timedelta:
+    """How long a row that failed ``attempts + 1`` runs waits: ``requeue_after`` doubled per
+    earlier failure, at most ``requeue_max``, and never less than the CRM's Retry-After."""
+    seconds = min(policy.requeue_max, policy.requeue_after * 2 ** min(attempts, 20))
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return timedelta(seconds=seconds)

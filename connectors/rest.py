@@ -1,0 +1,245 @@
+"""The ``rest`` connector: any CRM with a JSON REST API, described entirely by a mapping file.
+
+The mapping (``mappings/rest.yaml``, ``rest_mapping``) names the endpoints, the JSON the
+bridge sends and where things are in the answers; the wire client (``rest_client``) does
+HTTP and turns every failure into the bridge's errors. This module joins the two into the
+``Connector`` protocol:
+
+* ``create_case`` asks the find endpoint for a case carrying the enquiry's id first, so a
+  crash or a lost answer after the CRM opened a case never opens a second one;
+* ``add_note`` does the same against the case's notes when the mapping has a ``notes``
+  endpoint (the same text already there is the note already added);
+* ``fetch_updates`` follows the updates endpoint's pages from the cursor. With a timestamp
+  cursor (the CRM's clock, never the bridge's) it asks from ``overlap_seconds`` before the
+  cursor, for changes committed late or stamped by a skewed clock; what it reads twice has
+  the same event id and is applied once. A page that fails is asked for again where it
+  failed (``page_attempts``), since a retry from the cursor would read the overlap again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from connectors.base import (
+    BaseMapping,
+    CaseRef,
+    CaseSnapshot,
+    CaseUpdate,
+    ConnectorContext,
+    Note,
+)
+from connectors.rest_client import HeaderAuth, RestClient, pages
+from connectors.rest_mapping import (
+    Endpoint,
+    MalformedAnswer,
+    RemoteCase,
+    RemoteEvent,
+    RestMapping,
+    case_values,
+    listed,
+    pick,
+    render,
+    render_body,
+    value_at,
+)
+from crm_bridge.errors import ConfigError, TransientError
+from crm_bridge.models import Enquiry, ServiceDestination
+
+__all__ = ["RestConnector", "RestSettings"]
+
+log = logging.getLogger(__name__)
+
+
+class RestSettings(BaseModel):
+    """``connector:`` keys for ``type: rest``. Write ``token: ${CRM_TOKEN}`` and set the
+    variable in the environment: the token never sits in the file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="the API's base URL, e.g. https://crm.council.example/api")
+    token: SecretStr | None = Field(default=None, description="the API token, from the "
+                                    "environment; sent as the mapping's auth header says")
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    page_attempts: int = Field(default=3, ge=1, le=10,
+                               description="tries of one page of the change feed before pull "
+                               "stops and resumes from its cursor on a later try")
+    page_retry_wait: float = Field(default=0.5, ge=0, le=30,
+                                   description="first wait before a page is asked for again")
+    verify_tls: bool = True
+    ca_bundle: str | None = Field(default=None, description="CA file for a private TLS CA")
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``${CRM_TOKEN:-}`` with the variable unset gives "": that is no token at all."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// on a trusted network)")
+        return value
+
+
+class RestConnector:
+    """Opens, follows and notes cases through the endpoints the mapping names."""
+
+    name: ClassVar[str] = "rest"
+    Settings: ClassVar[type[BaseModel]] = RestSettings
+    Mapping: ClassVar[type[BaseMapping]] = RestMapping
+
+    def __init__(self, settings: RestSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.mapping: RestMapping = context.mapping  # type: ignore[assignment]
+        auth = None
+        if self.mapping.auth is not None:
+            if settings.token is None:
+                raise ConfigError("connector.token: the mapping sends an API token "
+                                  f"({self.mapping.auth.header}); set token: ${{CRM_TOKEN}} "
+                                  "and export CRM_TOKEN")
+            token = settings.token.get_secret_value()
+            auth = HeaderAuth(self.mapping.auth.header,
+                              self.mapping.auth.value.format(token=token))
+        self.client = RestClient(
+            settings.url, auth, verify=settings.ca_bundle or settings.verify_tls,
+            timeout=(settings.connect_timeout_seconds, settings.timeout_seconds),
+            error_path=self.mapping.error_message)
+
+    # -- the Connector protocol ---------------------------------------------------------------
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
+        """Find the case by the enquiry's id first, so a retry never opens a second one."""
+        external_ref = str(enquiry.id)
+        existing = self._find(external_ref)
+        if existing is not None:
+            log.info("rest create_case %s: found case %s", enquiry.reference, existing.id)
+            return CaseRef(existing.id, created=False)
+        values = case_values(self.mapping, enquiry, destination)
+        body = self._call(self.mapping.endpoints.create, {},
+                          json=render_body(self.mapping.case_body, values))
+        case = self._case(pick(body, self.mapping.created), "the new case")
+        log.info("rest create_case %s: opened case %s", enquiry.reference, case.id)
+        return CaseRef(case.id, created=True)
+
+    def add_note(self, case_ref: str, note: Note) -> None:
+        body = render_body(self.mapping.note_body,
+                           {"text": note.text, "author": note.author, "kind": note.kind})
+        listing = self.mapping.endpoints.notes
+        if listing is not None:
+            answer = self._call(listing, {"case_id": case_ref})
+            texts = [value_at(item, self.mapping.note_text)
+                     for item in self._list(answer, self.mapping.notes_list, "the notes")]
+            if note.text in texts:
+                log.info("rest add_note %s: already there", case_ref)
+                return
+        self._call(self.mapping.endpoints.add_note, {"case_id": case_ref}, json=body)
+
+    def get_case(self, case_ref: str) -> CaseSnapshot:
+        case = self._case(self._call(self.mapping.endpoints.get, {"case_id": case_ref}),
+                          f"case {case_ref}")
+        return CaseSnapshot(case.id, case.external_ref, case.status, case.response,
+                            case.updated_at)
+
+    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]:
+        timestamps = self.mapping.cursor.kind == "timestamp"
+        start = _parse_time(since) if timestamps else None
+        asked = since
+        if timestamps:
+            cut = start - timedelta(seconds=self.mapping.cursor.overlap_seconds) if start else None
+            asked = _format_time(cut) if cut else None
+        high = start
+        endpoint = self.mapping.endpoints.updates
+        updates = self.mapping.updates
+        params = self._query(endpoint, {"since": asked})
+        count = 0
+        for body in pages(self.client, endpoint.method, self._path(endpoint, {}), params,
+                          lambda page: _token(page, updates.next), updates.next_param,
+                          self.settings.page_attempts, self.settings.page_retry_wait):
+            for item in self._list(body, updates.items, "the changes"):
+                event = self._event(item)
+                if timestamps:
+                    high = event.at if high is None else max(high, event.at)
+                    cursor = _format_time(high)
+                else:
+                    cursor = event.cursor or ""
+                count += 1
+                yield CaseUpdate(event_id=event.id, case_ref=event.case_id,
+                                 external_ref=event.external_ref, occurred_at=event.at,
+                                 cursor=cursor, crm_status=event.status,
+                                 response=event.response, actor=event.actor or "")
+        log.info("rest fetch_updates since %s: %d changes", since, count)
+
+    def health(self) -> None:
+        self._call(self.mapping.endpoints.health, {})
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _find(self, external_ref: str) -> RemoteCase | None:
+        answer = self._call(self.mapping.endpoints.find, {"external_ref": external_ref})
+        matches = [case for item in self._list(answer, self.mapping.found, "the search")
+                   if (case := self._case(item, "a case found")).external_ref in (None,
+                                                                                  external_ref)]
+        if len(matches) > 1:
+            log.warning("rest: %d cases carry one enquiry's id; using %s", len(matches),
+                        matches[0].id)
+        return matches[0] if matches else None
+
+    def _path(self, endpoint: Endpoint, values: dict[str, str | None]) -> str:
+        return endpoint.path.format_map({k: quote(v or "", safe="") for k, v in values.items()})
+
+    def _query(self, endpoint: Endpoint, values: dict[str, str | None]) -> dict[str, str]:
+        """The endpoint's query; a parameter whose value comes out empty is left out."""
+        query = {key: render(template, values) for key, template in endpoint.query.items()}
+        return {key: str(value) for key, value in query.items() if value not in (None, "")}
+
+    def _call(self, endpoint: Endpoint, values: dict[str, str | None], json: Any = None) -> Any:
+        return self.client.call(endpoint.method, self._path(endpoint, values),
+                                params=self._query(endpoint, values) or None, json=json)
+
+    def _case(self, data: Any, what: str) -> RemoteCase:
+        try:
+            return RemoteCase.read(data, self.mapping, f"the CRM answered with {what}")
+        except MalformedAnswer as exc:
+            raise TransientError(str(exc)) from None
+
+    def _event(self, data: Any) -> RemoteEvent:
+        try:
+            return RemoteEvent.read(data, self.mapping, "the CRM answered with a change")
+        except MalformedAnswer as exc:
+            raise TransientError(str(exc)) from None
+
+    def _list(self, data: Any, path: str, what: str) -> list[Any]:
+        try:
+            return listed(data, path, f"the CRM answered {what}")
+        except MalformedAnswer as exc:
+            raise TransientError(str(exc)) from None
+
+
+def _token(body: Any, path: str | None) -> Any:
+    found = value_at(body, path)
+    return None if isinstance(found, dict | list) else found
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("rest: cursor %r is not a timestamp; reading every change again", value)
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _format_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
