@@ -99,8 +99,10 @@ enquiries = Table(
     Index("ix_enquiries_ward_category", "ward_id", "consent_to_share", "category_id",
           "received_at"),
     Index("ix_enquiries_constituent_postcode", "constituent_postcode"),
-    # Sync's overdue step (migration 0005): open enquiries not yet marked, past their target.
+    # Sync: the overdue step's open enquiries not yet marked, past their target (migration
+    # 0005); the reminders step's open enquiries whose warning date has come (0007).
     Index("ix_enquiries_overdue_scan", "overdue", "status", "target_date"),
+    Index("ix_enquiries_status_warning", "status", "warning_date"),
 )
 
 enquiry_history = Table(

@@ -32,28 +32,66 @@ from cli_support import CRM_BRIDGE
 
 __all__ = ["Harness"]
 
-_PAUSE_AT = 0.5
-"""Seconds after its start a standby is stopped: well inside Python's imports (about a second
-of CPU), before it opens the store, so a stopped standby holds no lock of any kind."""
+_PAUSE_AT = 0.8
+"""Seconds after its start a standby is stopped, if it has logged nothing yet: still in
+Python's imports (a second or more of CPU), or at worst just connected to the store. Its
+first log line comes before its first transaction, so a stopped standby holds no lock."""
 _WORK = (b" connectors.", b" crm_bridge.")
 """Log lines from the bridge's own loggers: the run is at work (not importing)."""
+
+
+_AIMS: tuple[tuple[float, str, bytes | None, tuple[int, int], float], ...] = (
+    # share, step, the log line counted (None: any of the bridge's), how many, then a delay
+    (0.30, "push", b"rest POST /cases", (1, 25), 0.02),
+    (0.05, "push", None, (1, 12), 0.0),
+    (0.25, "pull", b"rest GET /updates", (1, 3), 0.05),
+    (0.15, "overdue", b" crm_bridge.sync.pull: pull ", (1, 1), 0.03),
+    (0.25, "reminders", b" crm_bridge.reminders.send: mail ", (1, 20), 0.01),
+)
+"""Where kills are aimed: after a random number of a step's log lines, then a random part
+of ``delay`` seconds, so each step, and the gaps between a CRM call or a mail and the write
+that records it, take their share. Whatever its aim, a run is killed after a random
+``cap`` of seconds at work (so a long backlog is not sent by one unkilled run); a run that
+reaches neither just finishes."""
+
+
+def _step_of(line: bytes) -> str:
+    for step, marks in (("push", (b"/cases", b"sync.push", b"create_case", b"add_note")),
+                        ("pull", (b"/updates", b"pull ", b"fetch_updates")),
+                        ("reminders", (b"reminders", b" mail "))):
+        if any(mark in line for mark in marks):
+            return step
+    return "starting"
 
 
 @dataclass
 class _Run:
     process: subprocess.Popen[bytes]
     log: Path
-    kill_after_seconds: float | None = None
-    kill_after_lines: int | None = None
-    working_since: float | None = None
+    aim: tuple[str, bytes | None, int, float] | None = None  # step, line, count, delay
+    cap: float = 0.0  # seconds of work after which it is killed whatever its aim
     started: float = field(default_factory=time.monotonic)
     paused: bool = False  # started ahead, stopped (SIGSTOP) while importing, until its turn
     paused_once: bool = False
-    skip_lines: int = 0  # lines logged before its turn
+    working_since: float | None = None
+    reached: float | None = None
+    _offset: int = 0
+    _rest: bytes = b""
+    _lines: list[bytes] = field(default_factory=list)  # the bridge's own lines so far
 
-    def work_lines(self) -> int:
+    def read(self) -> list[bytes]:
+        """The bridge's log lines so far, reading only what was added since last time."""
         with self.log.open("rb") as text:
-            return sum(1 for line in text if any(mark in line for mark in _WORK))
+            text.seek(self._offset)
+            chunk = text.read()
+        self._offset += len(chunk)
+        *whole, self._rest = (self._rest + chunk).split(b"\n")
+        self._lines += [line for line in whole if any(m in line for m in _WORK)]
+        return self._lines
+
+    def last_step(self) -> str:
+        lines = self.read()
+        return _step_of(lines[-1]) if lines else "starting"
 
 
 @dataclass
@@ -66,6 +104,7 @@ class Harness:
     kills: int = 0
     runs: int = 0
     exits: Counter[int] = field(default_factory=Counter)
+    killed_in: Counter[str] = field(default_factory=Counter)  # the step its last line was in
     _logs: list[Path] = field(default_factory=list)
 
     def _start(self, kill: bool) -> _Run:
@@ -78,22 +117,26 @@ class Harness:
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env})
         run = _Run(process, log)
-        if kill and self.rng.random() < 0.4:
-            run.kill_after_seconds = self.rng.uniform(0.0, 1.5)
-        elif kill:
-            run.kill_after_lines = self.rng.randint(1, 150)
+        if kill:
+            _, step, mark, (low, high), delay = self.rng.choices(
+                _AIMS, weights=[aim[0] for aim in _AIMS])[0]
+            run.aim = (step, mark, self.rng.randint(low, high), self.rng.uniform(0, delay))
+            run.cap = self.rng.uniform(0.05, 2.0)
         return run
 
     def _due(self, run: _Run) -> bool:
-        lines = run.work_lines() - run.skip_lines
+        assert run.aim is not None
+        _, mark, count, delay = run.aim
+        lines = run.read()
+        now = time.monotonic()
         if lines and run.working_since is None:
-            run.working_since = time.monotonic()
-        if run.working_since is None:
-            return False
-        if run.kill_after_seconds is not None:
-            return time.monotonic() - run.working_since >= run.kill_after_seconds
-        assert run.kill_after_lines is not None
-        return lines >= run.kill_after_lines
+            run.working_since = now
+        if run.reached is None and sum(1 for line in lines
+                                       if mark is None or mark in line) >= count:
+            run.reached = now
+        if run.working_since is not None and now - run.working_since >= run.cap:
+            return True
+        return run.reached is not None and now - run.reached >= delay
 
     def _ended(self, run: _Run) -> bool:
         code = run.process.poll()
@@ -101,13 +144,15 @@ class Harness:
             self.exits[code] += 1
         return code is not None
 
-    def drive(self, kills: int, timeout: float) -> None:
-        """Run and kill syncs until ``kills`` of them died by SIGKILL."""
+    def drive(self, kills: int, timeout: float, later: int = 0) -> None:
+        """Run and kill syncs until ``kills`` of them died by SIGKILL, ``later`` of them after
+        push (in pull, overdue or reminders)."""
         deadline = time.monotonic() + timeout
         current = [self._start(kill=True) for _ in range(self.processes)]
         standby = [self._start(kill=True) for _ in range(self.processes)]
         try:
-            while self.kills < kills:
+            while (self.kills < kills
+                   or self.killed_in["pull"] + self.killed_in["reminders"] < later):
                 assert time.monotonic() < deadline, f"only {self.kills} kills in {timeout} s"
                 for slot, run in enumerate(current):
                     self._step(slot, run, current, standby)
@@ -133,7 +178,6 @@ class Harness:
         if waiting.paused:
             waiting.process.send_signal(signal.SIGCONT)
             waiting.paused = False
-            waiting.skip_lines = waiting.work_lines()
         current[slot], standby[slot] = waiting, self._start(kill=True)
 
     def _kill(self, run: _Run) -> bool:
@@ -141,6 +185,7 @@ class Harness:
         run.process.wait()
         self.kills += 1
         self.exits[-signal.SIGKILL] += 1
+        self.killed_in[run.last_step()] += 1
         return True
 
     def finish(self, settled: Callable[[], bool], most: int = 40) -> int:

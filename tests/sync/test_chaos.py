@@ -1,11 +1,12 @@
 """The proof: sync never loses or duplicates anything, whatever the CRM and the server do.
 
-1,000 enquiries (10 of them refused by the CRM, 50 with a follow-up note) go to the CRM
-stand-in, which fails 30% of all calls in every way it knows; service officers work the
-cases all the while, some of their changes stamped late; reminders are on, mailed into a
-folder. `crm-bridge sync` runs as real processes, SIGKILLed at random moments at least
-100 times (one process at a time on SQLite, three side by side on PostgreSQL), then runs
-unkilled until the store settles. Then:
+1,000 enquiries (10 of them refused by the CRM, 50 with a follow-up note; 300 at the start,
+the rest arriving while sync runs) go to the CRM stand-in, which fails 30% of all calls in
+every way it knows; service officers work the cases all the while, some of their changes
+stamped late; reminders are on, mailed into a folder. `crm-bridge sync` runs as real
+processes, SIGKILLed at random moments at least 100 times (one process at a time on
+SQLite, three side by side on PostgreSQL), then runs unkilled until the store settles.
+Then:
 
 * every enquiry has exactly one case, the one it records; the refused ones none, and say why;
 * every CRM change is in the history exactly once, and each enquiry ends as its case did;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import email
 import json
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -46,46 +48,71 @@ from sync.council import FAST_RETRY, TOKEN_VARIABLE, use_rest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ENQUIRIES, REJECTED, NOTES, KILLS = 1000, 10, 50, 100
+LATER = 30  # of the kills, at least this many in pull, overdue or reminders (after push)
 SERVICE_KINDS = ("heads_up", "reminder", "escalation")
 
 
 @pytest.fixture
 def crm() -> Iterator[CrmStandin]:
-    with crm_standin(Faults(rate=0.3, hang_seconds=0.6, outage_seconds=0.1,
+    # Every kind of fault, a timeout (the dearest: it costs the client its whole timeout)
+    # half as often as each of the others.
+    kinds = ("refused", "500", "429", "malformed", "drop") * 2 + ("timeout",)
+    with crm_standin(Faults(rate=0.3, kinds=kinds, hang_seconds=0.3, outage_seconds=0.1,
                             retry_after="0.2", seed=2026)) as standin:
         yield standin
 
 
-def _seed(bridge: Bridge, rng: random.Random) -> dict[str, dict[str, Any]]:
-    """Log the enquiries as members do (receipt up to 40 days back, so reminders are due);
-    what each one's constituent and note are, by enquiry id."""
-    config = bridge.config
-    councillors = [m for m in config.members if m.role is Role.COUNCILLOR]
-    categories = [c.id for c in config.categories]
-    now = datetime.now(UTC)
-    seeded: dict[str, dict[str, Any]] = {}
-    for n in range(ENQUIRIES):
+class Members:
+    """Members logging enquiries: ``FIRST`` at once, received up to 40 days back (so
+    reminders are due), 50 of them with a follow-up note; the rest one by one in a thread,
+    while sync runs and is killed, so every run has something to push. ``seeded``: each
+    enquiry's constituent, whether the CRM will refuse it, and its note, by enquiry id."""
+
+    FIRST = 300
+
+    def __init__(self, bridge: Bridge, rng: random.Random, per_second: float = 14) -> None:
+        self.bridge, self.rng, self.interval = bridge, rng, 1 / per_second
+        self.seeded: dict[str, dict[str, Any]] = {}
+        for n in range(self.FIRST):
+            self._log(n)
+        sendable = sorted(key for key, facts in self.seeded.items() if not facts["refused"])
+        with bridge.engine.begin() as conn:
+            for n, enquiry_id in enumerate(rng.sample(sendable, NOTES)):
+                text = f"Follow-up note {n:03d} from the member"
+                enqueue(conn, enquiry_id, "add_note", {"text": text, "author": "Cllr"},
+                        datetime.now(UTC))
+                self.seeded[enquiry_id]["note"] = text
+        self._thread = threading.Thread(target=self._rest, daemon=True)
+        self._thread.start()
+
+    def _log(self, n: int) -> None:
+        config, now = self.bridge.config, datetime.now(UTC)
+        councillors = [m for m in config.members if m.role is Role.COUNCILLOR]
+        categories = [c.id for c in config.categories]
         refused = n % (ENQUIRIES // REJECTED) == 7
         person = {"name": f"Constituent{n:04d} Macfarlane",
                   "postcode": f"FK{10 + n % 5} {n % 9 + 1}AB",
                   "email": f"resident{n:04d}@example.com", "phone": f"01259 {700000 + n}"}
-        enquiry = log_enquiry(bridge.engine, config, bridge.router, draft_from({
+        enquiry = log_enquiry(self.bridge.engine, config, self.bridge.router, draft_from({
             "member_id": councillors[n % len(councillors)].id,
             "category_id": categories[n % len(categories)],
             "description": f"Private matter {n:04d} at the house" + (f" {REJECT_MARK}"
                                                                      if refused else ""),
             "location": f"{n} High Street, Alloa", "constituent": person,
             "consent_to_share": n % 2 == 0, "channel": "email", "logged_by": "members.services",
-            "received_at": now - timedelta(days=rng.uniform(0, 40)),
+            "received_at": now - timedelta(days=self.rng.uniform(0, 40) if n < self.FIRST
+                                           else 0),
         }), now)
-        seeded[str(enquiry.id)] = {"person": person, "refused": refused, "note": None}
-    with bridge.engine.begin() as conn:
-        sendable = sorted(key for key, facts in seeded.items() if not facts["refused"])
-        for n, enquiry_id in enumerate(rng.sample(sendable, NOTES)):
-            text = f"Follow-up note {n:03d} from the member"
-            enqueue(conn, enquiry_id, "add_note", {"text": text, "author": "Cllr"}, now)
-            seeded[enquiry_id]["note"] = text
-    return seeded
+        self.seeded[str(enquiry.id)] = {"person": person, "refused": refused, "note": None}
+
+    def _rest(self) -> None:
+        for n in range(self.FIRST, ENQUIRIES):
+            time.sleep(self.interval)
+            self._log(n)
+
+    def wait(self) -> None:
+        self._thread.join(timeout=300)
+        assert len(self.seeded) == ENQUIRIES
 
 
 def _settled(engine: Engine, crm: CrmStandin, ours: set[str]) -> bool:
@@ -108,7 +135,7 @@ def test_sync_killed_at_random_while_the_crm_fails_never_loses_or_duplicates(
     started = time.monotonic()
     postgres = store_url.startswith("postgresql")
     monkeypatch.setenv(TOKEN_VARIABLE, crm.token)
-    use_rest(config_file, crm, timeout=0.3, retry=FAST_RETRY, connector={"page_attempts": 6},
+    use_rest(config_file, crm, timeout=0.2, retry=FAST_RETRY, connector={"page_attempts": 6},
              reminders={"enabled": True, "digest_hour": 0, "max_per_run": 300},
              smtp={"transport": "folder", "folder": "mail"})
     mapping = config_file.parent / "mappings" / "rest.yaml"  # bigger pages, less overlap
@@ -126,20 +153,23 @@ def test_sync_killed_at_random_while_the_crm_fails_never_loses_or_duplicates(
     engine.dispose()
     bridge = Bridge.open(config_file)
     try:
-        seeded = _seed(bridge, rng)
+        members = Members(bridge, rng)
         seeding = time.monotonic() - started
         officers = Officers(crm, interval=0.1, per_tick=2, late_share=0.2, late_seconds=30,
                             idle_share=0.3)
         harness = Harness(config_file, tmp_path, {TOKEN_VARIABLE: crm.token}, rng,
                           processes=3 if postgres else 1)
-        harness.drive(KILLS, timeout=600)
+        harness.drive(KILLS, timeout=600, later=LATER)
+        members.wait()
+        seeded = members.seeded
         officers.stop()
         killing = time.monotonic() - started - seeding
         settle_runs = harness.finish(lambda: _settled(bridge.engine, crm, set(seeded)))
         logs = harness.log_text()
         report = {
             "backend": "postgresql (3 processes)" if postgres else "sqlite",
-            "kills": harness.kills, "runs": harness.runs, "exit codes": dict(harness.exits),
+            "kills": harness.kills, "killed in": dict(harness.killed_in), "runs": harness.runs,
+            "exit codes": dict(harness.exits),
             "settled after unkilled rounds": settle_runs,
             "faults injected": dict(crm.injected), "CRM calls": sum(crm.calls.values()),
             "refused connections seen by sync": logs.count(": connection refused"),
