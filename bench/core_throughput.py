@@ -13,11 +13,14 @@ brought to head by Alembic) is made in a temporary directory, then:
     local connector's embedded case store;
 (c) a second ``run_sync`` that finds nothing to do.
 
-The floors insert the very same rows with the stdlib ``sqlite3`` module into
-files whose tables and indexes come from the same SQLAlchemy metadata, one
-transaction per enquiry, with the same PRAGMAs: the enquiry + history + outbox
-rows for (a), the case + event rows in a local-store-shaped file for (b).
-See bench/README.md for what each figure means.
+The floors do the same durable writes with the stdlib ``sqlite3`` module: into a store
+made by the bridge's own migrations (every table, index, the full-text index and its
+triggers), with the engine's own PRAGMAs (``SQLITE_PRAGMAS``: journal, fsync policy), in
+the same transactions. (a): per enquiry, the reference counter, the enquiry, history and
+outbox rows. (b): per case, the case and its event in a local case store made from the
+connector's own tables; per 100 cases, the enquiries marked sent, their history, their
+outbox rows done. Both floors are checked, like the bridge, before figures are printed.
+See bench/README.md for what each figure includes and leaves out.
 """
 
 from __future__ import annotations
@@ -41,16 +44,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine
-
 from connectors.local_store import _meta as local_store_metadata
 from crm_bridge.app import Bridge
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.models import Channel, Role
 from crm_bridge.resources import example_config, shipped_mappings
+from crm_bridge.store.engine import SQLITE_PRAGMAS, make_engine
 from crm_bridge.store.migrate import upgrade
-from crm_bridge.store.tables import metadata as store_metadata
+from crm_bridge.sync.push import BATCH as PUSH_BATCH
 from crm_bridge.sync.runner import STEPS, run_sync
 
 GOAL_PER_SECOND = 2_000
@@ -205,14 +207,14 @@ def make_council(directory: Path) -> Path:
     return config
 
 
-# -- the floors: the same rows, plain sqlite3 -------------------------------------------------
+# -- the floors: the same durable writes, plain sqlite3 ----------------------------------------
 
 
 def _sqlite(path: Path) -> sqlite3.Connection:
+    """A stdlib connection with the bridge engine's own PRAGMAs, transactions by hand."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
     return conn
 
 
@@ -226,8 +228,21 @@ def _rows(path: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         conn.close()
 
 
+def _one(path: Path, sql: str) -> Any:
+    return _rows(path, sql)[1][0][0]
+
+
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _update_sql(table: str, columns: Sequence[str], key: str) -> str:
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
+
+
+# The reference counter as crm_bridge.store.enquiries.next_number takes it: one upsert.
+_TAKE_NUMBER = ("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT (name) "
+                "DO UPDATE SET value = value + 1 RETURNING value")
 
 
 @dataclass
@@ -243,8 +258,9 @@ class IntakeRows:
 
 
 def intake_rows(store: Path) -> IntakeRows:
-    """Read right after intake, before sync changes them (ids left to autoincrement)."""
-    enq_cols, enq_rows = _rows(store, "SELECT * FROM enquiries ORDER BY created_at, reference")
+    """Read right after intake, before sync changes them, in the order they were written
+    (ids left to autoincrement, so the floor's outbox ids come out the same)."""
+    enq_cols, enq_rows = _rows(store, "SELECT * FROM enquiries ORDER BY rowid")
     hist_cols, hist_rows = _without("id", *_rows(store, "SELECT * FROM enquiry_history "
                                                         "ORDER BY id"))
     out_cols, out_rows = _without("id", *_rows(store, "SELECT * FROM outbox ORDER BY id"))
@@ -257,11 +273,21 @@ def intake_rows(store: Path) -> IntakeRows:
     return IntakeRows(enq_cols, hist_cols, out_cols, enq_rows, history, outbox)
 
 
+def floor_store(path: Path) -> None:
+    """An empty store made as the bridge makes its own: Alembic's migrations to head, so
+    the floor has every table, index, the FTS5 index of migration 0006 and its triggers."""
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def intake_floor(rows: IntakeRows, floor_file: Path) -> float:
-    """Insert the enquiry, history and outbox rows intake stored, one transaction each."""
-    engine = create_engine(f"sqlite:///{floor_file}")
-    store_metadata.create_all(engine)
-    engine.dispose()
+    """Per enquiry, one transaction: take a reference number, insert the enquiry (its FTS
+    trigger fires), its history and outbox rows."""
+    floor_store(floor_file)
+    reference_at = rows.enquiry_columns.index("reference")
     insert_enquiry = _insert_sql("enquiries", rows.enquiry_columns)
     insert_history = _insert_sql("enquiry_history", rows.history_columns)
     insert_outbox = _insert_sql("outbox", rows.outbox_columns)
@@ -269,7 +295,9 @@ def intake_floor(rows: IntakeRows, floor_file: Path) -> float:
     try:
         with timer() as took:
             for row in rows.enquiries:
+                year = str(row[reference_at]).split("-")[-2]
                 conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_TAKE_NUMBER, (f"reference-{year}",)).fetchone()
                 conn.execute(insert_enquiry, row)
                 for h in rows.history[row[0]]:
                     conn.execute(insert_history, h)
@@ -281,30 +309,65 @@ def intake_floor(rows: IntakeRows, floor_file: Path) -> float:
     return took[0]
 
 
-def push_floor(case_store: Path, floor_file: Path) -> float:
-    """Insert the cases and their 'created' events the push made, one transaction each."""
-    case_cols, case_rows = _rows(case_store, "SELECT * FROM cases ORDER BY number")
-    event_cols, event_rows = _rows(case_store,
-                                   "SELECT * FROM case_events WHERE kind = 'created' ORDER BY seq")
-    case_cols, case_rows = _without("number", case_cols, case_rows)
-    event_cols, event_rows = _without("seq", event_cols, event_rows)
+_SENT_COLUMNS = ("crm_ref", "failure_reason", "updated_at", "status")
+_DONE_COLUMNS = ("state", "done_at", "attempts", "last_error")
+
+
+def push_floor(store: Path, case_store: Path, floor_store_file: Path,
+               floor_cases_file: Path) -> float:
+    """What push wrote, in push's transactions: per case, the case and its 'created' event
+    in a local case store made from the connector's own tables; per ``PUSH_BATCH`` cases,
+    in the floor store (left by ``intake_floor``), the enquiries' reference and status,
+    their 'sent' history rows, their outbox rows done."""
+    case_cols, case_rows = _without("number", *_rows(case_store,
+                                                     "SELECT * FROM cases ORDER BY number"))
+    event_cols, event_rows = _without("seq", *_rows(
+        case_store, "SELECT * FROM case_events WHERE kind = 'created' ORDER BY seq"))
     number_at = event_cols.index("number")
-    engine = create_engine(f"sqlite:///{floor_file}")
-    local_store_metadata.create_all(engine)
+    external_at = case_cols.index("external_ref")
+    _, sent = _rows(store, f"SELECT {', '.join(_SENT_COLUMNS)}, id FROM enquiries")
+    sent_by_id = {row[-1]: row for row in sent}
+    hist_cols, hist_rows = _without("id", *_rows(
+        store, "SELECT * FROM enquiry_history WHERE event = 'sent' ORDER BY id"))
+    history_by_id = {row[0]: row for row in hist_rows}
+    _, done = _rows(store, f"SELECT {', '.join(_DONE_COLUMNS)}, id, enquiry_id FROM outbox "
+                           "WHERE kind = 'create_case'")
+    done_by_id = {row[-1]: row[:-1] for row in done}
+
+    engine = make_engine(f"sqlite:///{floor_cases_file}")
+    local_store_metadata.create_all(engine)  # as LocalCaseStore makes its file
     engine.dispose()
     insert_case = _insert_sql("cases", case_cols)
     insert_event = _insert_sql("case_events", event_cols)
-    conn = _sqlite(floor_file)
+    record_sent = _update_sql("enquiries", _SENT_COLUMNS, "id")
+    insert_history = _insert_sql("enquiry_history", hist_cols)
+    mark_done = _update_sql("outbox", _DONE_COLUMNS, "id")
+    cases, bridge = _sqlite(floor_cases_file), _sqlite(floor_store_file)
+
+    def record(enquiry_ids: list[str]) -> None:
+        bridge.execute("BEGIN IMMEDIATE")
+        bridge.executemany(record_sent, [sent_by_id[e] for e in enquiry_ids])
+        bridge.executemany(insert_history, [history_by_id[e] for e in enquiry_ids])
+        bridge.executemany(mark_done, [done_by_id[e] for e in enquiry_ids])
+        bridge.execute("COMMIT")
+
     try:
         with timer() as took:
+            opened: list[str] = []
             for case, event in zip(case_rows, event_rows, strict=True):
-                conn.execute("BEGIN IMMEDIATE")
-                number = conn.execute(insert_case, case).lastrowid
-                conn.execute(insert_event,
-                             (*event[:number_at], number, *event[number_at + 1:]))
-                conn.execute("COMMIT")
+                cases.execute("BEGIN IMMEDIATE")
+                number = cases.execute(insert_case, case).lastrowid
+                cases.execute(insert_event, (*event[:number_at], number, *event[number_at + 1:]))
+                cases.execute("COMMIT")
+                opened.append(case[external_at])
+                if len(opened) == PUSH_BATCH:
+                    record(opened)
+                    opened = []
+            if opened:
+                record(opened)
     finally:
-        conn.close()
+        cases.close()
+        bridge.close()
     return took[0]
 
 
@@ -318,14 +381,14 @@ def _without(column: str, columns: list[str], rows: list[tuple[Any, ...]]
 
 
 def verify(store: Path, case_store: Path, count: int) -> list[str]:
-    """The benchmark measured the real thing: every enquiry stored, sent once, recorded."""
-    problems = []
-
-    def one(path: Path, sql: str) -> Any:
-        return _rows(path, sql)[1][0][0]
-
+    """The work was done, by the bridge or by a floor: every enquiry stored with its
+    reference number, indexed for search, sent once, recorded."""
     checks = [
         (store, "SELECT count(*) FROM enquiries", count),
+        (store, "SELECT sum(value) FROM counters WHERE name LIKE 'reference-%'", count),
+        (store, "SELECT count(*) FROM enquiries_fts_docsize", count),
+        (store, "SELECT count(*) FROM enquiries_fts WHERE enquiries_fts MATCH 'constituent' "
+                "AND rowid IN (SELECT rowid FROM enquiries)", count),
         (store, "SELECT count(*) FROM enquiries WHERE status = 'sent' AND crm_ref IS NOT NULL",
          count),
         (store, "SELECT count(*) FROM outbox WHERE state = 'done'", count),
@@ -333,11 +396,13 @@ def verify(store: Path, case_store: Path, count: int) -> list[str]:
         (store, "SELECT count(*) FROM enquiry_history WHERE event = 'sent'", count),
         (case_store, "SELECT count(*) FROM cases", count),
         (case_store, "SELECT count(DISTINCT external_ref) FROM cases", count),
+        (case_store, "SELECT count(*) FROM case_events WHERE kind = 'created'", count),
     ]
+    problems = []
     for path, sql, expected in checks:
-        got = one(path, sql)
+        got = _one(path, sql)
         if got != expected:
-            problems.append(f"{sql}: expected {expected}, got {got}")
+            problems.append(f"{path.name}: {sql}: expected {expected}, got {got}")
     return problems
 
 
@@ -374,9 +439,11 @@ def run(count: int, seed: int, workdir: Path) -> tuple[list[Phase], dict[str, An
     finally:
         bridge.close()
 
-    extra["problems"] = verify(store, case_store, count)
-    intake.floor_seconds = intake_floor(stored, workdir / "floor-store.db")
-    sync.floor_seconds = push_floor(case_store, workdir / "floor-cases.db")
+    floor, floor_cases = workdir / "floor-store.db", workdir / "floor-cases.db"
+    intake.floor_seconds = intake_floor(stored, floor)
+    sync.floor_seconds = push_floor(store, case_store, floor, floor_cases)
+    extra["problems"] = verify(store, case_store, count) + [
+        f"floor: {problem}" for problem in verify(floor, floor_cases, count)]
     phases += [intake, sync, idle]
     return phases, extra
 

@@ -16,6 +16,7 @@ from connectors.base import BaseMapping, Connector, ConnectorContext
 from crm_bridge.config.loader import LoadedConfig, validation_issues
 from crm_bridge.config.yamlsource import read_yaml
 from crm_bridge.errors import ConfigError, ConfigIssue
+from crm_bridge.extras import missing_extra
 from crm_bridge.resources import shipped_mapping
 from crm_bridge.suggest import unknown
 
@@ -31,7 +32,11 @@ def available() -> list[str]:
 def connector_class(name: str) -> Any:
     """The registered class for ``name``; a typo gets 'did you mean'."""
     for ep in entry_points(group=GROUP, name=name):
-        return ep.load()
+        try:
+            return ep.load()
+        except ModuleNotFoundError as exc:  # an extra not installed, e.g. zeep for lagan
+            raise missing_extra(f"the {name} connector", exc,
+                                ep.dist.name if ep.dist else "crm-bridge") from None
     raise ConfigError(unknown("connector", name, available()))
 
 

@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["make_engine"]
+from crm_bridge.extras import missing_extra
+
+__all__ = ["SQLITE_PRAGMAS", "make_engine"]
+
+# Every SQLite connection's settings, in order. bench/core_throughput.py's floor applies this
+# very tuple, so the floor pays the same durability (journal, fsync policy) as the bridge.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                  "busy_timeout=30000")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -19,17 +26,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    try:
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    except ModuleNotFoundError as exc:  # the [postgres] extra not installed
+        raise missing_extra("the PostgreSQL store", exc) from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
