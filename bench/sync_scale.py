@@ -18,7 +18,12 @@ Timed, with the clock fixed (``NOW``), every sync step including reminders:
     again a sync with nothing to do. The sizes run one after another on the same store,
     which grows by N each time.
 
-The table gives each sync's seconds, what it did, and milliseconds per change.
+The table gives each sync's seconds, what it did, and milliseconds per change. Each timed
+sync is checked before anything is printed: the seeded history is all there, every CRM
+change was applied (its event recorded against its enquiry, the reply or closure in the
+enquiry's status), every new enquiry was sent once (case reference, ``sent``, outbox row
+done, one case in the CRM), and the syncs with nothing to do did nothing. A failed check
+prints ``PROBLEM:`` and exits 1.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,7 @@ from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.runner import run_sync
 
 GOAL_SECONDS = 0.5
+REPLY = "Repaired this week."
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday, after the digest hour
 YEARS = 4
 OPEN_DAYS = 42
@@ -145,10 +152,12 @@ class Seeder:
             rows.append(self._enquiry(received, status, n))
         self._write(rows, sent=True)
 
-    def new(self, count: int) -> None:
-        """``count`` enquiries just logged: stored, with their outbox rows pending."""
-        self._write([self._enquiry(NOW - timedelta(minutes=5), Status.LOGGED, n)
-                     for n in range(count)], sent=False)
+    def new(self, count: int) -> list[str]:
+        """``count`` enquiries just logged: stored, with their outbox rows pending; their ids."""
+        rows = [self._enquiry(NOW - timedelta(minutes=5), Status.LOGGED, n)
+                for n in range(count)]
+        self._write(rows, sent=False)
+        return [row["id"] for row in rows]
 
     def _write(self, rows: list[dict[str, Any]], sent: bool) -> None:
         history: list[dict[str, Any]] = []
@@ -178,7 +187,9 @@ class Seeder:
             history.append({"enquiry_id": row["id"], "at": at, "event": "sent", "actor": "sync",
                             "detail": "", "status": "sent", "crm_event_id": None})
             for step, status in enumerate(["new", *_EVENTS[crm_status]]):
-                when = at + timedelta(days=step + 1)
+                # Never after NOW: a change dated later would make the officers' changes
+                # below older than it, and rightly not applied as the newest.
+                when = min(at + timedelta(days=step + 1), NOW - timedelta(minutes=1))
                 if step:
                     self.seq += 1
                     events.append({"seq": self.seq, "number": self.case_number, "at": when,
@@ -198,21 +209,92 @@ class Seeder:
                 for chunk in _chunks(data):
                     conn.execute(table.insert(), list(chunk))
 
-    def officers(self, count: int) -> None:
+    def officers(self, count: int) -> list[Change]:
         """``count`` changes in the CRM, newest cases first: a reply, or a re-closure."""
         with self.store.engine.connect() as conn:
             picked = conn.execute(select(local_cases.c.number, local_cases.c.status)
                                   .order_by(local_cases.c.number.desc()).limit(count)).all()
-        events = []
+            # Sync's pushes add events too: number these after the CRM's newest.
+            self.seq = int(conn.execute(select(func.coalesce(func.max(local_events.c.seq), 0)))
+                           .scalar_one())
+        events, changes = [], []
         for number, status in picked:
             reply = status in ("new", "open")
-            events.append({"number": number, "at": NOW, "actor": "officer",
+            self.seq += 1
+            events.append({"seq": self.seq, "number": number, "at": NOW, "actor": "officer",
                            "kind": "response" if reply else "status",
-                           "body": "Repaired this week." if reply else "",
+                           "body": REPLY if reply else "",
                            "status": "resolved" if reply else "closed"})
+            changes.append(Change(f"local-{self.seq}", f"LOC-{number:06d}", reply))
         with self.store.engine.begin() as conn:
             for chunk in _chunks(events):
                 conn.execute(local_events.insert(), list(chunk))
+        return changes
+
+
+@dataclass(frozen=True)
+class Change:
+    """One officer's change made in the CRM, and what it must become in the bridge."""
+
+    event_id: str
+    crm_ref: str
+    reply: bool
+
+
+def _count(conn: Any, query: Any, column: Any, values: Sequence[str]) -> int:
+    """``query`` (a count) over ``values`` of ``column``, a chunk at a time (SQL IN limits)."""
+    return sum(int(conn.execute(query.where(column.in_(list(chunk)))).scalar_one())
+               for chunk in _chunks(values))
+
+
+def check_seeded(bridge: Bridge, seeder: Seeder, total: int) -> list[str]:
+    with bridge.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(enquiries)).scalar_one()
+        sent = conn.execute(select(func.count()).select_from(enquiries)
+                            .where(enquiries.c.crm_ref.is_not(None))).scalar_one()
+    with seeder.store.engine.connect() as conn:
+        cases = conn.execute(select(func.count()).select_from(local_cases)).scalar_one()
+    found, wanted = (stored, sent, cases), (total, total, total)
+    return [] if found == wanted else [
+        f"seeding: (enquiries, sent, cases) = {found}, wanted {wanted}"]
+
+
+def check_pulled(bridge: Bridge, changes: Sequence[Change]) -> list[str]:
+    """Every change applied once: its event recorded, replies and closures in the status."""
+    h, e = enquiry_history.c, enquiries.c
+    replies = [c.crm_ref for c in changes if c.reply]
+    closures = [c.crm_ref for c in changes if not c.reply]
+    count = select(func.count())
+    with bridge.engine.connect() as conn:
+        found = {
+            "events recorded": _count(conn, count.select_from(enquiry_history), h.crm_event_id,
+                                      [c.event_id for c in changes]),
+            "replies": _count(conn, count.select_from(enquiries).where(
+                e.status == Status.RESPONDED.value, e.response == REPLY), e.crm_ref, replies),
+            "closures": _count(conn, count.select_from(enquiries).where(
+                e.status == Status.CLOSED.value), e.crm_ref, closures),
+        }
+    wanted = {"events recorded": len(changes), "replies": len(replies),
+              "closures": len(closures)}
+    return [] if found == wanted else [f"pull of {len(changes)}: found {found}, wanted {wanted}"]
+
+
+def check_pushed(bridge: Bridge, seeder: Seeder, ids: Sequence[str]) -> list[str]:
+    """Every new enquiry sent once: its case reference, ``sent``, outbox done, one case."""
+    e, o = enquiries.c, outbox.c
+    count = select(func.count())
+    with bridge.engine.connect() as conn:
+        found = {
+            "sent": _count(conn, count.select_from(enquiries).where(
+                e.status == Status.SENT.value, e.crm_ref.is_not(None)), e.id, ids),
+            "outbox done": _count(conn, count.select_from(outbox).where(o.state == "done"),
+                                  o.enquiry_id, ids),
+        }
+    with seeder.store.engine.connect() as conn:
+        found["cases"] = _count(conn, count.select_from(local_cases),
+                                local_cases.c.external_ref, ids)
+    wanted = dict.fromkeys(found, len(ids))
+    return [] if found == wanted else [f"push of {len(ids)}: found {found}, wanted {wanted}"]
 
 
 def sync(bridge: Bridge, at: datetime) -> tuple[float, SyncReport]:
@@ -244,26 +326,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(size) for size in args.sizes.split(",") if size]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="sync-scale-"))
     rows: list[dict[str, Any]] = []
+    problems: list[str] = []
     try:
         bridge = Bridge.open(make_council(folder, args.store))
         seeder = Seeder(bridge)
         started = time.perf_counter()
         seeder.history(args.enquiries)
         seeded = time.perf_counter() - started
+        problems += check_seeded(bridge, seeder, args.enquiries)
         warm = [sync(bridge, NOW)[1], sync(bridge, NOW + timedelta(seconds=1))[1]]
         at = NOW + timedelta(minutes=1)
         rows.append({"sync": f"nothing to do, {args.enquiries:,} enquiries", "changes": 0,
                      "seconds": quiet(bridge, at), "did": "-"})
         for size in sizes:
             at += timedelta(minutes=5)
-            seeder.officers(size)
+            changes = seeder.officers(size)
             seconds, report = sync(bridge, at)
+            problems += check_pulled(bridge, changes)
             rows.append({"sync": f"{size:,} changes in the CRM", "changes": size,
                          "seconds": seconds, "did": f"updated {report.updated}, "
                          f"mailed {report.reminders}"})
             at += timedelta(minutes=5)
-            seeder.new(size)
+            new = seeder.new(size)
             seconds, report = sync(bridge, at)
+            problems += check_pushed(bridge, seeder, new)
             rows.append({"sync": f"{size:,} new enquiries", "changes": size,
                          "seconds": seconds, "did": f"pushed {report.pushed}, "
                          f"updated {report.updated}"})
@@ -274,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+    if problems:
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return 1
     if args.json:
         json.dump({"enquiries": args.enquiries, "seed_seconds": seeded, "rows": rows,
                    "goal_seconds": GOAL_SECONDS}, sys.stdout, indent=2)
