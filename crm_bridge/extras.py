@@ -25,30 +25,38 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def extra_providing(distribution: str, module: str) -> str | None:
-    """The extra of ``distribution`` that requires a package named like ``module``; of
-    several (``dev`` pulls in everything), the smallest, which is the one made for it."""
+def _extras(distribution: str) -> dict[str, list[str]]:
+    """Each extra of the installed ``distribution`` and the packages it requires."""
     try:
         requirements = requires(distribution) or []
     except PackageNotFoundError:
-        return None
-    sizes: dict[str, int] = {}
-    providing: set[str] = set()
+        return {}
+    extras: dict[str, list[str]] = {}
     for requirement in requirements:
         name, extra = _NAME.match(requirement), _EXTRA.search(requirement)
         if name and extra:
-            sizes[extra.group(1)] = sizes.get(extra.group(1), 0) + 1
-            if _normal(name.group(0)) == _normal(module):
-                providing.add(extra.group(1))
-    return min(providing, key=lambda e: (sizes[e], e)) if providing else None
+            extras.setdefault(extra.group(1), []).append(name.group(0))
+    return extras
+
+
+def extra_providing(distribution: str, module: str) -> str | None:
+    """The extra of ``distribution`` that requires a package named like ``module``; of
+    several (``dev`` pulls in everything), the smallest, which is the one made for it."""
+    extras = _extras(distribution)
+    providing = [extra for extra, names in extras.items()
+                 if _normal(module) in {_normal(name) for name in names}]
+    return min(providing, key=lambda e: (len(extras[e]), e)) if providing else None
 
 
 def missing_extra(what: str, exc: ModuleNotFoundError,
                   distribution: str = "crm-bridge") -> ConfigError:
-    """The error for ``what`` (e.g. "the lagan connector") failing to import ``exc.name``."""
+    """The error for ``what`` (e.g. "the lagan connector") failing to import ``exc.name``:
+    the packages of the extra that provides it, and the command that installs them."""
     module = (exc.name or "").split(".")[0]
     extra = extra_providing(distribution, module) if module else None
     if extra:
-        return ConfigError(f"{what} needs {module}: pip install '{distribution}[{extra}]'")
+        names = sorted(_extras(distribution)[extra], key=lambda n: _normal(n) != _normal(module))
+        return ConfigError(f"{what} needs {' and '.join(names)}: "
+                           f"pip install '{distribution}[{extra}]'")
     return ConfigError(f"{what} cannot be loaded ({exc}): reinstall {distribution} "
                        "with its dependencies")
