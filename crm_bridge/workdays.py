@@ -4,6 +4,10 @@ Day 0 is the day of receipt in the council's timezone; the target is the Nth
 working day after it, so an enquiry received on a Saturday counts Monday as
 day 1. Bank holidays come from the ``holidays`` package (GB-SCT by default,
 substitute days included); closure days come from the council's config.
+
+The package is imported on the first question about a day, not with this module: finding a
+country in it loads its table of every country (a tenth of a second), which a ``sync`` with
+nothing due, or ``--help``, should not pay for.
 """
 
 from __future__ import annotations
@@ -13,13 +17,31 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+__all__ = ["UK_REGIONS", "WorkingCalendar", "is_known_region"]
 
-__all__ = ["WorkingCalendar"]
+UK_REGIONS = frozenset({"GB-ENG", "GB-NIR", "GB-SCT", "GB-WLS"})
+"""The UK's bank holiday regions, all in the holidays package (a test asks it): a config
+naming one is accepted without loading the package."""
+
+
+def is_known_region(region: str) -> bool:
+    """Whether the holidays package has ``region`` (a country, or country-subdivision)."""
+    if region in UK_REGIONS:
+        return True
+    import holidays
+
+    country, _, subdivision = region.partition("-")
+    try:
+        holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=16)
 def _bank_holidays(region: str, year: int) -> frozenset[date]:
+    import holidays
+
     country, _, subdivision = region.partition("-")
     table = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
     return frozenset(table.keys())

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
+from crm_bridge.errors import ConfigError
 from crm_bridge.store.engine import make_engine
-from crm_bridge.store.migrate import current_revision, head_revision, upgrade
+from crm_bridge.store.migrate import (
+    HEAD_REVISION,
+    current_revision,
+    ensure_current,
+    head_revision,
+    upgrade,
+)
 from crm_bridge.store.tables import metadata
 
 # Migration 0006's FTS5 index for the portal's search (SQLite only): a virtual table and the
@@ -42,5 +51,25 @@ def test_upgrade_twice_changes_nothing(tmp_path: Path) -> None:
         second = upgrade(engine)
         assert first == (None, head_revision())
         assert second == (head_revision(), head_revision())
+    finally:
+        engine.dispose()
+
+
+def test_the_head_revision_the_cli_checks_is_the_newest_migration() -> None:
+    """Every command compares the store with HEAD_REVISION, not with the scripts (loading
+    Alembic for that would cost each cron run): a new migration must move it too."""
+    assert head_revision() == HEAD_REVISION, (
+        f"crm_bridge/store/migrate.py: set HEAD_REVISION = {head_revision()!r}")
+
+
+def test_a_version_table_with_two_revisions_is_refused_not_guessed(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0006')"))
+        with pytest.raises(ConfigError, match=r"^the state store's alembic_version table holds "
+                           r"2 revisions where it should hold one"):
+            ensure_current(engine)
     finally:
         engine.dispose()

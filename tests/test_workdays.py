@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import holidays
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from crm_bridge.workdays import WorkingCalendar
+from crm_bridge.workdays import UK_REGIONS, WorkingCalendar, is_known_region
 
 CLOSURES = (
     date(2026, 12, 29),
@@ -194,3 +195,20 @@ def test_local_date_is_the_london_calendar_day(instant: datetime) -> None:
     local = instant.astimezone(COUNCIL.zone)
     assert COUNCIL.local_date(instant) == local.date()
     assert COUNCIL.local_date(instant) - instant.date() in (timedelta(0), timedelta(days=1))
+
+
+@pytest.mark.parametrize("region", sorted(UK_REGIONS))
+def test_each_region_the_config_takes_without_asking_is_in_the_holidays_package(
+    region: str,
+) -> None:
+    """The config accepts these without loading the package; it must have every one."""
+    country, _, subdivision = region.partition("-")
+    assert holidays.country_holidays(country, subdiv=subdivision, years=2026)
+    assert is_known_region(region)
+
+
+def test_a_region_beyond_the_uk_is_asked_of_the_holidays_package() -> None:
+    assert is_known_region("IE")
+    assert is_known_region("DE-BY")
+    assert not is_known_region("GB-SC")
+    assert not is_known_region("XX")

@@ -1,6 +1,6 @@
 """`enquiry extend REF --days N --reason TEXT`: a member-agreed extension of the response date.
 
-Added to the `enquiry` group by ``crm_bridge.cli._register``; the work is
+Added to the `enquiry` group by ``crm_bridge.cli`` when that group is loaded; the work is
 ``crm_bridge.reminders.extension.extend_deadline``, which the portal calls too.
 """
 

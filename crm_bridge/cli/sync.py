@@ -6,13 +6,15 @@ retry, or the CRM refused our credentials; 2: configuration or usage error.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option
 from crm_bridge.store.locks import LockBusy
 from crm_bridge.sync.report import SyncReport
-from crm_bridge.sync.runner import STEPS, run_sync
+from crm_bridge.sync.runner import STEPS, run_in_progress, run_sync
 
 __all__ = ["sync"]
 
@@ -26,12 +28,16 @@ __all__ = ["sync"]
 def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Send new enquiries and notes to the CRM and bring back its changes."""
     bridge = ctx.bridge()
-    connector = bridge.connector()
     try:
-        report = run_sync(bridge.engine, connector, bridge.mapping(), bridge.config,
+        # SQLite: the whole run is another process's. Looked at first, so an overlapping
+        # cron run says so before it opens the CRM connector.
+        holder = run_in_progress(bridge.engine, datetime.now(UTC))
+        if holder is not None:
+            raise holder
+        report = run_sync(bridge.engine, bridge.connector(), bridge.mapping(), bridge.config,
                           only=only or STEPS, dry_run=dry_run,
                           base_dir=bridge.loaded.base_dir)
-    except LockBusy as busy:  # SQLite: the whole run is another process's
+    except LockBusy as busy:
         if as_json:
             emit_json(SyncReport(skipped={step: str(busy) for step in only or STEPS}).as_dict())
         else:

@@ -7,12 +7,12 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from crm_bridge.models import Category, Identifier, Member, ServiceDestination, Text, Ward
 from crm_bridge.reminders.settings import ReminderSettings
 from crm_bridge.sync.retry import RetryPolicy
+from crm_bridge.workdays import is_known_region
 
 __all__ = [
     "CalendarSettings",
@@ -64,14 +64,11 @@ class CalendarSettings(_Strict):
     @classmethod
     def _known_region(cls, value: str) -> str:
         """Refuse a region the holidays package lacks now, not at the first enquiry routed."""
-        country, _, subdivision = value.partition("-")
-        try:
-            holidays.country_holidays(country, subdiv=subdivision or None)
-        except NotImplementedError:
+        if not is_known_region(value):
             raise ValueError(
                 f"unknown bank holiday region '{value}': use a country and region "
                 "such as GB-SCT, GB-ENG, GB-WLS or GB-NIR"
-            ) from None
+            )
         return value
 
 

@@ -11,6 +11,7 @@ descriptions, since it goes to a shared mailbox.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -39,15 +40,15 @@ def decide_digest(engine: Engine, config: CouncilConfig, calendar: WorkingCalend
     address = config.smtp.members_services
     local = now.astimezone(calendar.zone)
     today = local.date()
-    if (not address or local.hour < config.reminders.digest_hour
-            or not calendar.is_working_day(today)):
+    if not address or local.hour < config.reminders.digest_hour:
         return []
     key = f"digest:{today.isoformat()}"
     with engine.begin() as conn:
         if existing_keys(conn, [key]):
             return []
         context = digest_context(conn, config, calendar, renderer, today, now)
-        if context["empty"]:
+        # Asked last: a bank holiday is looked up only when there is a digest to send.
+        if context["empty"] or not calendar.is_working_day(today):
             return []
         try:
             rendered = renderer.render("digest", context)
@@ -79,11 +80,16 @@ def _item(row: Any, config: CouncilConfig, renderer: Renderer) -> dict[str, Any]
 def digest_context(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
                    renderer: Renderer, today: date, now: datetime) -> dict[str, Any]:
     e = enquiries.c
-    horizon = calendar.add_working_days(today, 4)  # today and the next four: a working week
-    rows = conn.execute(
-        select_facts().where(e.status.in_(MAILABLE_STATUSES), e.target_date <= horizon)
-        .order_by(e.target_date, e.reference)
-    ).all()
+    # The week's end needs the bank holidays: they are looked up only when there is an open
+    # enquiry to place in it, or a digest to show it in.
+    horizon: date | None = None
+    rows: Sequence[Any] = []
+    if conn.execute(select(e.id).where(e.status.in_(MAILABLE_STATUSES)).limit(1)).first():
+        horizon = calendar.add_working_days(today, 4)  # today and the next four: a week
+        rows = conn.execute(
+            select_facts().where(e.status.in_(MAILABLE_STATUSES), e.target_date <= horizon)
+            .order_by(e.target_date, e.reference)
+        ).all()
     overdue = [row for row in rows if row.target_date < today]
     escalated = _escalated(conn, overdue)
     by_service: dict[str, list[Any]] = defaultdict(list)
@@ -115,7 +121,11 @@ def digest_context(conn: Connection, config: CouncilConfig, calendar: WorkingCal
         select(func.count(), func.min(n.decided_at))
         .where(n.state == "pending", n.attempts > 0)
     ).one()
+    empty = not (overdue or due or refused or undelivered or waiting[0])
+    if horizon is None and not empty:
+        horizon = calendar.add_working_days(today, 4)
     context = {
+        "empty": empty,
         "today": today,
         "horizon": horizon,
         "overdue_count": len(overdue),
@@ -133,7 +143,6 @@ def digest_context(conn: Connection, config: CouncilConfig, calendar: WorkingCal
         "waiting_count": int(waiting[0]),
         "waiting_since": waiting[1],
     }
-    context["empty"] = not (overdue or due or refused or undelivered or waiting[0])
     return context
 
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_bridge.store.tables import notifications
+from crm_bridge.store.upsert import insert_for
 
 __all__ = [
     "Pending",
@@ -43,7 +43,7 @@ def record(conn: Connection, *, kind: str, key: str, enquiry_id: str | None,
            recipients: Sequence[str], subject: str, message: str | None,
            message_id: str | None, now: datetime, state: str = "pending") -> int | None:
     """Record a decided message; its id, or None when the key was recorded before."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(conn.dialect.name)
     stmt = (
         insert(notifications)
         .values(enquiry_id=enquiry_id, kind=kind, dedupe_key=key,

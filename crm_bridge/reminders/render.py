@@ -25,16 +25,16 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["SHIPPED", "Rendered", "Renderer", "TemplateProblem", "message_id"]
 
@@ -81,7 +81,11 @@ def _environment(roots: tuple[Path, ...], timezone: str, council: str,
                  portal_url: str) -> ImmutableSandboxedEnvironment:
     """One Jinja2 environment per template folders and council, kept for the process: it
     caches compiled templates (compiling them is most of the cost of a message), and its
-    loaders notice a template edited on disk."""
+    loaders notice a template edited on disk. Jinja2 is imported here, when the first
+    message is rendered, so a sync with nothing to send does not load it."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     zone = ZoneInfo(timezone)
     env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader([FileSystemLoader(str(root)) for root in roots]),
@@ -103,8 +107,12 @@ class Renderer:
         self.config = config
         self.zone = ZoneInfo(config.council.timezone)
         self._roots = (*([template_dir] if template_dir else []), SHIPPED)
-        self.env = _environment(self._roots, config.council.timezone, config.council.name,
-                                config.council.portal_url.rstrip("/"))
+
+    @cached_property
+    def env(self) -> ImmutableSandboxedEnvironment:
+        council = self.config.council
+        return _environment(self._roots, council.timezone, council.name,
+                            council.portal_url.rstrip("/"))
 
     @classmethod
     def for_config(cls, config: CouncilConfig, base_dir: Path | None) -> Renderer:
@@ -127,6 +135,8 @@ class Renderer:
         return f"{self.config.council.portal_url.rstrip('/')}/enquiries/{reference}"
 
     def render(self, kind: str, context: Mapping[str, Any]) -> Rendered:
+        from jinja2 import TemplateError
+
         parts = []
         for suffix in ("subject.txt", "txt", "html"):
             name = f"{kind}.{suffix}"

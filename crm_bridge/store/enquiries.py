@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_bridge.models import (
     OPEN_STATUSES,
@@ -22,6 +22,7 @@ from crm_bridge.models import (
     Status,
 )
 from crm_bridge.store.tables import counters, enquiries, enquiry_history, enquiry_links
+from crm_bridge.store.upsert import insert_for
 
 __all__ = [
     "EnquiryFilter",
@@ -48,23 +49,18 @@ _INSERT_HISTORY = enquiry_history.insert()
 _UPDATE_ENQUIRY = update(enquiries).where(enquiries.c.id == bindparam("_enquiry_id"))
 
 
-def _take_number(dialect_insert: Any) -> Any:
+@cache
+def _take_number(dialect: str) -> Any:
     # One upsert, atomic on both back ends: the first use of a name takes 1.
-    stmt = dialect_insert(counters).values(name=bindparam("name"), value=1)
+    stmt = insert_for(dialect)(counters).values(name=bindparam("name"), value=1)
     return stmt.on_conflict_do_update(
         index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
     ).returning(counters.c.value)
 
 
-_TAKE_NUMBER = {
-    "postgresql": _take_number(postgresql.insert),
-    "sqlite": _take_number(sqlite.insert),
-}
-
-
 def next_number(conn: Connection, name: str) -> int:
     """Atomically take the next value of a named counter (safe across processes)."""
-    stmt = _TAKE_NUMBER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    stmt = _take_number(conn.dialect.name)
     return int(conn.execute(stmt, {"name": name}).scalar_one())
 
 

@@ -13,6 +13,7 @@ second run prints. What makes it a lock differs by back end:
   directly, or through a pooler in session mode.)
 
 ``held`` waits for nothing: when the lock is taken it raises ``LockBusy`` naming the holder.
+``current_holder`` only looks (SQLite), so a run can give way before it opens anything else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from crm_bridge.errors import CrmBridgeError
 from crm_bridge.store.tables import locks
 
-__all__ = ["LockBusy", "held"]
+__all__ = ["LockBusy", "current_holder", "held"]
+
+_STALE_AFTER = timedelta(hours=2)
 
 
 @dataclass
@@ -62,9 +66,24 @@ def _advisory_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def _stale(row: Any, host: str, now: datetime, stale_after: timedelta) -> bool:
+    """A row left by a run that is gone: its process has ended (same host), or it is old."""
+    return (row.host == host and not _alive(row.pid)) or now - row.since > stale_after
+
+
+def current_holder(engine: Engine, name: str, now: datetime,
+           stale_after: timedelta = _STALE_AFTER) -> LockBusy | None:
+    """Who holds SQLite lock ``name`` (a stale row holds nothing); a look, not a claim."""
+    with engine.connect() as conn:
+        row = conn.execute(select(locks).where(locks.c.name == name)).first()
+    if row is None or _stale(row, socket.gethostname(), now, stale_after):
+        return None
+    return LockBusy(row.pid, row.host, row.since)
+
+
 @contextmanager
 def held(engine: Engine, name: str, now: datetime,
-         stale_after: timedelta = timedelta(hours=2)) -> Iterator[None]:
+         stale_after: timedelta = _STALE_AFTER) -> Iterator[None]:
     """Hold lock ``name`` for the block, or raise LockBusy naming who has it."""
     pid, host = os.getpid(), socket.gethostname()
     holder = f"{host}:{pid}:{now.timestamp()}"
@@ -75,8 +94,7 @@ def held(engine: Engine, name: str, now: datetime,
     with engine.begin() as conn:
         row = conn.execute(select(locks).where(locks.c.name == name)).first()
         if row is not None:
-            stale = (row.host == host and not _alive(row.pid)) or now - row.since > stale_after
-            if not stale:
+            if not _stale(row, host, now, stale_after):
                 raise LockBusy(row.pid, row.host, row.since)
             conn.execute(delete(locks).where(locks.c.name == name, locks.c.holder == row.holder))
         try:

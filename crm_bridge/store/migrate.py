@@ -1,41 +1,67 @@
-"""Schema migrations through Alembic, run from the bridge's own CLI (`crm-bridge db upgrade`)."""
+"""Schema migrations through Alembic, run from the bridge's own CLI (`crm-bridge db upgrade`).
+
+Every command checks the store's revision before it works (``ensure_current``). That check
+reads Alembic's version table with plain SQL and compares it with ``HEAD_REVISION``, so a
+cron ``sync`` does not import Alembic and parse every migration script just to start; only
+``db upgrade`` and ``db status`` load Alembic.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, column, inspect, select, table
 
 from crm_bridge.errors import ConfigError
 
-__all__ = ["current_revision", "ensure_current", "head_revision", "upgrade"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["HEAD_REVISION", "current_revision", "ensure_current", "head_revision", "upgrade"]
+
+HEAD_REVISION = "0007"
+"""The newest migration's revision: a new migration must change it (a test compares it with
+the head Alembic finds in ``migrations/versions``)."""
 
 _SCRIPTS = Path(__file__).with_name("migrations")
+_VERSION_TABLE = table("alembic_version", column("version_num"))
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     return config
 
 
 def head_revision() -> str:
+    """The head revision as Alembic finds it among the migration scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision recorded in the store (None for a store without Alembic's table)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(_VERSION_TABLE.name):
+            return None
+        heads = connection.execute(select(_VERSION_TABLE.c.version_num)).scalars().all()
+    if len(heads) > 1:
+        raise ConfigError(f"the state store's alembic_version table holds {len(heads)} "
+                          "revisions where it should hold one: the schema was changed outside "
+                          "'crm-bridge db upgrade'")
+    return heads[0] if heads else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     """Bring the schema to ``revision``; returns (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     config = _alembic_config()
     with engine.begin() as connection:
@@ -47,7 +73,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a store whose schema is missing or behind the code."""
     current = None if _missing_sqlite_file(engine) else current_revision(engine)
-    if current != head_revision():
+    if current != HEAD_REVISION:
         state = "has no tables" if current is None else f"is at revision {current}"
         raise ConfigError(
             f"the state store {state}; run 'crm-bridge db upgrade' to bring it up to date"

@@ -32,7 +32,7 @@ from connectors.base import BaseMapping, Connector
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import AuthError, TransientError
 from crm_bridge.reminders.step import run_reminders
-from crm_bridge.store.locks import LockBusy, held
+from crm_bridge.store.locks import LockBusy, current_holder, held
 from crm_bridge.sync.overdue import mark_overdue
 from crm_bridge.sync.pull import pull
 from crm_bridge.sync.push import push
@@ -40,7 +40,7 @@ from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
 from crm_bridge.workdays import WorkingCalendar
 
-__all__ = ["STEPS", "run_sync"]
+__all__ = ["STEPS", "run_in_progress", "run_sync"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,17 @@ STEPS = ("push", "pull", "overdue", "reminders")
 LOCK = "sync"
 """The lock a whole run holds on SQLite; on PostgreSQL each single-runner step's lock is
 ``sync:<step>``."""
+
+
+def run_in_progress(engine: Engine, now: datetime) -> LockBusy | None:
+    """On SQLite, the run holding the whole-run lock, if any; None on PostgreSQL.
+
+    Asked before the connector is opened, so an overlapping cron run gives way at once
+    rather than after building a SOAP client; ``run_sync`` still takes the lock itself.
+    """
+    if engine.dialect.name == "postgresql":
+        return None
+    return current_holder(engine, LOCK, now)
 
 
 def run_sync(
