@@ -112,8 +112,8 @@ def fault(engine: Engine, original: BaseException) -> StoreUnavailable | None:
             why = read_only or _folder_reason(store)
             return StoreUnavailable(
                 f"the store {store} is read-only for user {_user()} ({why}): nothing "
-                "was changed; give that user write access to the file and its folder, or "
-                "run the command as the store's owner")
+                "was changed; make the file and its folder writable for that user "
+                "(ownership, permissions, or a read-write mount)")
         if name.startswith(_SQLITE_OPEN):
             return StoreUnavailable(
                 f"cannot open the store {store}: {original}: check that the file and its "
