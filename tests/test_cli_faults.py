@@ -161,6 +161,20 @@ def test_db_status_reports_a_store_not_yet_created_without_creating_it(
     assert json.loads(cli(council, "db", "status", "--json").stdout)["up_to_date"] is True
 
 
+@pytest.mark.parametrize(("url", "code", "words"), [
+    ("postgresql://crm@db:fivefourthreetwo/crm", 2,
+     "store.url: is not a usable URL (invalid literal for int() with base 10: "
+     "'fivefourthreetwo'): e.g. postgresql://USER@HOST:5432/DATABASE"),
+    ("sqlite:///", 2, "store.url: name the file: sqlite:///crm-bridge.db (beside this file)"),
+    ("sqlite:///config.yaml", 3, "is not a SQLite database: check the path in its URL"),
+])
+def test_a_store_url_that_cannot_work_is_named(council: Council, url: str, code: int,
+                                               words: str) -> None:
+    set_store(council, url)
+    with nothing_written(council.root):
+        one_line(cli(council, "enquiry", "list"), code, words)
+
+
 # --- PostgreSQL that cannot be reached ------------------------------------------------------------
 
 

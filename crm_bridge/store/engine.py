@@ -38,8 +38,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin if read_only else _sqlite_begin_immediate)
         watch(engine, store, read_only)
         return engine
-    connect_args = {} if "connect_timeout" in url else {"connect_args": {"connect_timeout": 10}}
-    engine = create_engine(url, pool_pre_ping=True, **connect_args, **kwargs)
+    if "connect_timeout" not in url and "connect_args" not in kwargs:
+        kwargs["connect_args"] = {"connect_timeout": 10}  # cron must not hang on a dead host
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
     watch(engine, store)
     return engine
 
