@@ -25,6 +25,7 @@ import click
 
 from crm_bridge.errors import (
     ConfigError,
+    ConnectorError,
     CrmBridgeError,
     InputError,
     NotFoundError,
@@ -73,7 +74,8 @@ def fail(ctx: click.Context, exc: Exception) -> int:
     elif isinstance(exc, StoreUnavailable):
         code, kind, lines = 3, "store_unavailable", [str(exc)]
     elif isinstance(exc, CrmBridgeError):
-        code, kind, lines = 1, "crm", [str(exc)]
+        kind = "connector" if isinstance(exc, ConnectorError) else "error"
+        code, lines = 1, [str(exc)]
     else:
         code, kind, lines = 1, "unexpected", [_unexpected(exc)]
     for line in lines:

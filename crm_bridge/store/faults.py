@@ -103,7 +103,8 @@ def watch(engine: Engine, store: str, read_only: str | None = None) -> None:
 def fault(engine: Engine, original: BaseException) -> StoreUnavailable | None:
     """``original`` (a driver error on ``engine``) as a store fault, or None if it is not one.
 
-    For statements run straight on the driver, which ``handle_error`` does not see.
+    Also for statements run straight on the driver, which ``handle_error`` does not see.
+    On PostgreSQL only errors from connecting or a dropped connection may be passed here.
     """
     store, read_only = _WATCHED.get(engine, (shown(str(engine.url)), None))
     if engine.dialect.name == "sqlite":
