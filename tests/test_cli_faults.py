@@ -337,3 +337,27 @@ def test_init_refuses_a_bad_store_before_writing_anything(tmp_path: Path, store:
     assert done.stderr.startswith(words.format(port=port)) and done.stderr.count("\n") == 1
     assert "hunter2" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --- usage errors and the exit code list ---------------------------------------------------------
+
+
+def test_a_usage_error_under_json_is_a_json_object_too(council: Council) -> None:
+    done = cli(council, "enquiry", "list", "--limit", "0", "--json")
+    assert done.returncode == 2
+    data = json.loads(done.stdout)
+    assert data == {"ok": False, "kind": "usage", "exit_code": 2,
+                    "error": "Invalid value for '--limit': 0 is not in the range 1<=x<=100000."}
+    assert "Traceback" not in done.stderr
+    unknown = cli(council, "sync", "--jsn", "--json")
+    assert unknown.returncode == 2
+    # Refused while the command line was still being read: --json is honoured all the same.
+    assert json.loads(unknown.stdout)["error"] == "No such option '--jsn'. Did you mean '--json'?"
+
+
+def test_help_lists_the_exit_codes(tmp_path: Path) -> None:
+    done = run_process(["--help"], cwd=tmp_path)
+    text = " ".join(done.stdout.split())
+    assert "Exit codes: 0 done 1 some items failed (sync)" in text
+    assert "2 configuration or usage error" in text
+    assert "3 the state store cannot be reached, opened or written" in text
