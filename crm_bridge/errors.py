@@ -4,6 +4,7 @@
     ├── ConfigError            bad configuration or usage: exit 2, name the field and the fix
     ├── InputError             bad input from a user (form, CLI flag): refuse, name the field
     ├── NotFoundError          a reference or id that does not exist
+    ├── StoreUnavailable       the state store cannot be reached, opened or written: exit 3
     └── ConnectorError         anything a CRM connector raises
         ├── TransientError     (ConnectorUnavailable) retry later: refused, timeout, 5xx, 429
         ├── PermanentError     (ConnectorRejected) the CRM refused the data: do not retry, show why
@@ -27,6 +28,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "PermanentError",
+    "StoreUnavailable",
     "TransientError",
 ]
 
@@ -73,6 +75,12 @@ class InputError(CrmBridgeError):
 
 class NotFoundError(CrmBridgeError):
     """The enquiry, case or user asked for does not exist."""
+
+
+class StoreUnavailable(CrmBridgeError):
+    """The state store cannot be reached (server down, wrong host, port, database or role),
+    opened or written (a read-only folder or file); nothing was changed. The CLI exits 3,
+    so cron monitoring can tell it from a bad config (2) or failed items (1)."""
 
 
 class ConnectorError(CrmBridgeError):

@@ -31,7 +31,7 @@ from crm_bridge.store.enquiries import add_history, insert_enquiry, next_number
 from crm_bridge.store.outbox import enqueue
 from crm_bridge.suggest import unknown
 
-__all__ = ["EnquiryDraft", "draft_from", "log_enquiry", "prepare_enquiry"]
+__all__ = ["EARLIEST_RECEIVED", "EnquiryDraft", "draft_from", "log_enquiry", "prepare_enquiry"]
 
 
 class EnquiryDraft(BaseModel):
@@ -56,6 +56,11 @@ class EnquiryDraft(BaseModel):
         if value is not None and value.tzinfo is None:
             raise ValueError("must include a timezone, e.g. 2026-07-01T09:30+01:00")
         return value
+
+
+# The earliest day of receipt accepted: no council's caseload predates it, and a typo such as
+# 0001-01-01 or 1899 would otherwise be routed (or overflow the timezone arithmetic).
+EARLIEST_RECEIVED = datetime(2000, 1, 1)
 
 
 def draft_from(data: dict[str, object]) -> EnquiryDraft:
@@ -100,6 +105,9 @@ def _checked(
             "ward", f"{member.name} is a councillor for '{own_ward.id}', not '{ward_id}'"
         )
     received_at = draft.received_at or now
+    if received_at.replace(tzinfo=None) < EARLIEST_RECEIVED:  # wall time: no overflow at year 1
+        raise InputError("received_at", f"is before {EARLIEST_RECEIVED:%Y-%m-%d}, the earliest "
+                         "accepted: give when the enquiry was received")
     if received_at > now:
         raise InputError("received_at", "is in the future: give when the enquiry was received")
     route = router.route(draft.category_id, ward_id, received_at)

@@ -35,6 +35,14 @@ from crm_bridge.resources import example_config, shipped_mappings
 REFERENCE = re.compile(r"^ENQ-\d{4}-\d{6}$")
 
 
+def as_initialised() -> str:
+    """The example config as `init` writes it: the same but for mail going into a folder."""
+    text = example_config().read_text(encoding="utf-8")
+    assert text.count("  transport: smtp\n") == 1
+    return text.replace("  transport: smtp\n", "  transport: folder  # .eml files in mail/; "
+                        "smtp once a mail server is set below\n")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Council:
     """One `init` per module; each test works on its own copy."""
@@ -60,7 +68,7 @@ def test_init_creates_config_mappings_and_an_upgraded_store(tmp_path: Path) -> N
     target = tmp_path / "clacks"
     result = invoke(["init", str(target)])
     assert result.exit_code == 0, result.output
-    assert (target / "config.yaml").read_bytes() == example_config().read_bytes()
+    assert (target / "config.yaml").read_text(encoding="utf-8") == as_initialised()
     shipped = sorted(p.name for p in shipped_mappings().glob("*.yaml"))
     assert "local.yaml" in shipped
     assert sorted(p.name for p in (target / "mappings").glob("*.yaml")) == shipped
@@ -86,7 +94,7 @@ def test_init_refuses_to_overwrite_without_force(council: Council) -> None:
 
     replaced = invoke(["init", str(council.root), "--force"])
     assert replaced.exit_code == 0, replaced.output
-    assert council.config.read_bytes() == example_config().read_bytes()
+    assert council.config.read_text(encoding="utf-8") == as_initialised()
     assert (council.root / "mappings" / "local.yaml").read_bytes() == (
         shipped_mappings() / "local.yaml").read_bytes()
 
@@ -312,7 +320,10 @@ def test_full_loop_through_the_cli(council: Council) -> None:
     assert data["status"] == "closed"
     assert data["response"] == answer
     assert data["closed_at"] is not None
-    assert [h["event"] for h in data["history"]] == ["logged", "sent", "response", "status"]
+    # The member was told of the response: as `init` wrote it, mail goes into mail/.
+    assert [h["event"] for h in data["history"]] == [
+        "logged", "sent", "response", "member_told", "status"]
+    assert len(list((council.root / "mail").glob("*.eml"))) == 1
     assert _references(council, "--status", "closed") == {reference}
     assert _references(council, "--open") == set()
     assert council.ok("officer", "queue").stdout == "the queue is empty\n"

@@ -153,8 +153,8 @@ def test_missing_config_file_says_how_to_give_one(tmp_path: Path) -> None:
 
 def test_store_not_upgraded_says_run_db_upgrade(council: Council) -> None:
     council.store.unlink()
-    message = ("error: the state store has no tables; run 'crm-bridge db upgrade' to bring it "
-               "up to date")
+    message = (f"error: the state store {council.store} does not exist yet: run 'crm-bridge db "
+               "upgrade' to create it (or correct store.url if it is elsewhere)")
     with nothing_written(council):
         refused(council.cli("sync"), message)
         refused(council.cli("enquiry", "add", *add_args()), message)

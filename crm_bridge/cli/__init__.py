@@ -1,11 +1,13 @@
 """`crm-bridge`: the command line. One module per command group; this one wires them up.
 
-Exit codes: 0 done; 1 some items failed (sync) or an unexpected error;
-2 configuration or usage error (the message names the file, line and field).
+Exit codes: 0 done; 1 some items failed (sync), the CRM refused the credentials, or an
+unexpected error; 2 configuration or usage error (the message names the file, line and
+field); 3 the state store cannot be reached, opened or written. See cli/failure.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -13,8 +15,8 @@ from typing import Any
 import click
 
 from crm_bridge import __version__
+from crm_bridge.cli.failure import fail, remember_words, wants_json
 from crm_bridge.cli.lazy import LazyCommand, LazyGroup
-from crm_bridge.errors import ConfigError, CrmBridgeError, InputError, NotFoundError
 
 __all__ = ["cli", "main"]
 
@@ -55,18 +57,25 @@ _COMMANDS = {
 
 
 class _BridgeGroup(LazyGroup):
-    """Turns the bridge's own errors into one-line messages and exit codes, never tracebacks."""
+    """Turns every error into one-line messages and exit codes, never tracebacks (and into
+    a JSON object too under ``--json``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        remember_words(ctx, args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, InputError, NotFoundError) as exc:
-            for line in str(exc).splitlines() or [exc.__class__.__name__]:
-                click.echo(f"error: {line}", err=True)
-            ctx.exit(2)
-        except CrmBridgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as exc:  # usage: click prints it and exits 2
+            if wants_json(ctx):
+                click.echo(json.dumps({"ok": False, "error": exc.format_message(),
+                                       "kind": "usage", "exit_code": exc.exit_code}, indent=2))
+            raise
+        except Exception as exc:  # the one place every error is reported
+            ctx.exit(fail(ctx, exc))
 
 
 @click.group(cls=_BridgeGroup, lazy=_COMMANDS,
@@ -77,7 +86,16 @@ class _BridgeGroup(LazyGroup):
 @click.version_option(__version__, prog_name="crm-bridge")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
-    """crm-bridge: elected members' enquiries, routed to the council's CRM and followed up."""
+    """crm-bridge: elected members' enquiries, routed to the council's CRM and followed up.
+
+    \b
+    Exit codes:
+      0  done
+      1  some items failed (sync), the CRM refused the credentials, or an unexpected error
+      2  configuration or usage error (the message names the file, line or flag)
+      3  the state store cannot be reached, opened or written
+    With --json, a failed command prints {"ok": false, "error": ...} on stdout as well.
+    """
     from crm_bridge.cli.context import CliContext
 
     level = logging.WARNING - 10 * min(verbose, 2)

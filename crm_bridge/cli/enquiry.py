@@ -98,7 +98,9 @@ def _parse_received(text: str | None, bridge: Bridge) -> datetime | None:
               help="How the constituent got in touch [default: email].")
 @click.option("--location", help="Where the problem is (street, landmark).")
 @click.option("--ward", help="Ward id (defaults to a councillor's own ward).")
-@click.option("--received", help="When it was received, e.g. 2026-07-01T09:30 [default: now].")
+@click.option("--received", help="When it was received, e.g. 2026-07-01T09:30 or 2026-07-01 "
+              "[default: now]. A time with no offset (+01:00, Z) is read in the council's "
+              "timezone (council.timezone, e.g. Europe/London); from 2000-01-01 up to now.")
 @click.option("--logged-by", help="Who is logging it [default: your login name].")
 @json_option
 @click.pass_obj

@@ -10,9 +10,13 @@ from uuid import UUID
 
 import click
 
+from crm_bridge.cli.failure import remember_json
+
 __all__ = ["emit_json", "json_option", "table"]
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+json_option = click.option("--json", "as_json", is_flag=True, is_eager=True,
+                           callback=remember_json,
+                           help="Print JSON for scripts (an error too, as {\"ok\": false, ...}).")
 
 
 def _default(value: Any) -> Any:

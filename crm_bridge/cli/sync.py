@@ -1,7 +1,8 @@
 """`sync`: push the outbox, pull CRM updates, mark overdue, send reminders. Run it from cron.
 
 Exit 0: all done (or another run holds the lock); 1: some items failed or wait for a
-retry, or the CRM refused our credentials; 2: configuration or usage error.
+retry, or the CRM refused our credentials; 2: configuration or usage error; 3: the state
+store cannot be reached or written. With --json every outcome prints one JSON object.
 """
 
 from __future__ import annotations

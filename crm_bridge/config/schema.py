@@ -82,6 +82,16 @@ class StoreSettings(_Strict):
             raise ValueError(
                 "must start with sqlite:/// (a file) or postgresql:// (a server)"
             )
+        from sqlalchemy.engine import make_url  # only when a config is read
+        from sqlalchemy.exc import ArgumentError
+
+        if value.rstrip("/") == "sqlite:":
+            raise ValueError("name the file: sqlite:///crm-bridge.db (beside this file)")
+        try:
+            make_url(value).port  # noqa: B018 - parsing the port is the check
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"is not a usable URL ({exc}): e.g. "
+                             "postgresql://USER@HOST:5432/DATABASE") from None
         return value
 
 

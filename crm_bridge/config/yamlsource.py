@@ -3,6 +3,9 @@
 ``${VAR}`` and ``${VAR:-default}`` in string values are replaced from the
 environment; a missing variable is an error naming the line and field, so a
 secret never has to sit in the file.
+
+Aliases (``*name``) are allowed, but what they expand to is bounded: a few lines
+of nested aliases ("billion laughs") would otherwise build billions of values.
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ __all__ = ["LocatedData", "format_path", "read_yaml"]
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Path = tuple[str | int, ...]
+
+# Far above any council's file (the example, 20 members and 17 categories, is ~900
+# values and 6 deep), far below what would take noticeable time or memory.
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
+class _TooBig(Exception):
+    """Raised out of the walk when the document expands past a bound."""
+
+    def __init__(self, issue: ConfigIssue) -> None:
+        self.issue = issue
 
 
 def format_path(path: Path) -> str:
@@ -74,13 +89,20 @@ def read_yaml(text: str, file: str, environ: dict[str, str] | None = None) -> Lo
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(issues=[ConfigIssue(file, None, "", f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError(issues=[ConfigIssue(
+            file, None, "", f"nested more than {MAX_DEPTH} levels deep: this file holds "
+            "plain settings; flatten it")]) from None
     finally:
         loader.dispose()
     located = LocatedData(file, None)
     if node is None:
         raise ConfigError(issues=[ConfigIssue(file, 1, "", "the file is empty")])
     issues: list[ConfigIssue] = []
-    located.data = _convert(node, (), loader, located, env, issues)
+    try:
+        located.data = _convert(node, (), loader, located, env, issues, [0])
+    except _TooBig as too_big:
+        raise ConfigError(issues=[too_big.issue]) from None
     if issues:
         raise ConfigError(issues=issues)
     return located
@@ -93,8 +115,18 @@ def _convert(
     located: LocatedData,
     env: Any,
     issues: list[ConfigIssue],
+    count: list[int],
 ) -> Any:
     located.lines[path] = node.start_mark.line + 1
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise _TooBig(located.issue(path[:1], (
+            f"expands to more than {MAX_VALUES} values: YAML aliases (*name) repeated inside "
+            "each other do that from a few lines; write the values out instead")))
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(located.issue(path[:1], (
+            f"is nested more than {MAX_DEPTH} levels deep: this file holds plain settings; "
+            "flatten it")))
     refused = _refused_tag(node)
     if refused:
         issues.append(located.issue(path, refused))
@@ -110,12 +142,12 @@ def _convert(
                 located.lines[child] = key_node.start_mark.line + 1
                 issues.append(located.issue(child, f"'{key}' appears twice: keep one"))
                 continue
-            result[key] = _convert(value_node, child, loader, located, env, issues)
+            result[key] = _convert(value_node, child, loader, located, env, issues, count)
             located.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _convert(item, (*path, index), loader, located, env, issues)
+            _convert(item, (*path, index), loader, located, env, issues, count)
             for index, item in enumerate(node.value)
         ]
     value = _scalar(node, path, loader, located, issues)

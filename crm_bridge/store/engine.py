@@ -8,6 +8,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 from crm_bridge.extras import missing_extra
+from crm_bridge.store.faults import (
+    fault,
+    read_only_reason,
+    read_only_url,
+    shown,
+    sqlite_file,
+    watch,
+)
 
 __all__ = ["SQLITE_PRAGMAS", "make_engine"]
 
@@ -18,18 +26,32 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
+
+    A SQLite file this user cannot write is opened read-only; the store's faults (server
+    unreachable, file unwritable) surface as ``StoreUnavailable`` (see store/faults.py).
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    store = shown(url)
     if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        read_only = read_only_reason(path) if path is not None and path.is_file() else None
+        if path is not None and read_only is not None:
+            url = read_only_url(path)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "connect", _sqlite_read_only if read_only else _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin if read_only else _sqlite_begin_immediate)
+        watch(engine, store, read_only)
         return engine
+    if "connect_timeout" not in url and "connect_args" not in kwargs:
+        kwargs["connect_args"] = {"connect_timeout": 10}  # cron must not hang on a dead host
     try:
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
     except ModuleNotFoundError as exc:  # the [postgres] extra not installed
         raise missing_extra("the PostgreSQL store", exc) from None
+    watch(engine, store)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,6 +63,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    # A store opened read-only keeps its journal mode (changing it would be a write).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Take the write lock at BEGIN so two writers queue instead of deadlocking on upgrade.
     # Sent straight to the driver: it runs for every transaction, and a statement through
@@ -49,6 +81,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     try:
         connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
     except connection.dialect.loaded_dbapi.Error as exc:
+        store_fault = fault(connection.engine, exc)
+        if store_fault is not None:
+            raise store_fault from exc
         raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc,
                                   connection.dialect.loaded_dbapi.Error,
                                   dialect=connection.dialect) from exc
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A read-only store takes no write lock: a plain (deferred) transaction.
+    connection.connection.dbapi_connection.execute("BEGIN")

@@ -18,7 +18,8 @@ from crm_bridge.errors import ConfigError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["HEAD_REVISION", "current_revision", "ensure_current", "head_revision", "upgrade"]
+__all__ = ["HEAD_REVISION", "current_revision", "ensure_current", "head_revision",
+           "missing_store", "upgrade"]
 
 HEAD_REVISION = "0007"
 """The newest migration's revision: a new migration must change it (a test compares it with
@@ -72,7 +73,10 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a store whose schema is missing or behind the code."""
-    current = None if _missing_sqlite_file(engine) else current_revision(engine)
+    missing = missing_store(engine, creating=False)
+    if missing is not None:
+        raise ConfigError(missing)
+    current = current_revision(engine)
     if current != HEAD_REVISION:
         state = "has no tables" if current is None else f"is at revision {current}"
         raise ConfigError(
@@ -80,13 +84,25 @@ def ensure_current(engine: Engine) -> None:
         )
 
 
-def _missing_sqlite_file(engine: Engine) -> bool:
-    """True for a SQLite store whose file does not exist yet.
+def missing_store(engine: Engine, creating: bool) -> str | None:
+    """Why a SQLite store's file cannot be used (or, ``creating``, made): None if it can.
 
-    Connecting would create it empty, so a command refused for want of
-    `db upgrade` (or a misspelt store path) would leave a stray file behind.
+    Connecting would create a missing file empty, so a command refused for want of
+    `db upgrade` (or a misspelt store path) would leave a stray file behind; and in a
+    folder that does not exist SQLite can only say "unable to open database file".
     """
     url = engine.url
     database = url.database
-    return (url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
-            and not database.startswith("file:") and not Path(database).exists())
+    if (url.get_backend_name() != "sqlite" or database in (None, "", ":memory:")
+            or database.startswith("file:") or Path(database).exists()):
+        return None
+    path = Path(database)
+    folder = path.parent
+    if not folder.is_dir():
+        state = "is not a folder" if folder.exists() else "does not exist"
+        return (f"store.url: the state store's folder {folder} {state}: create it "
+                f"(mkdir -p {folder}) and run 'crm-bridge db upgrade', or correct store.url")
+    if creating:
+        return None
+    return (f"the state store {path} does not exist yet: run 'crm-bridge db upgrade' to "
+            "create it (or correct store.url if it is elsewhere)")

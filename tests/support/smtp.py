@@ -13,6 +13,7 @@ does; ``point_config_at`` edits a council's config.yaml to use it.
 from __future__ import annotations
 
 import email
+import re
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -210,6 +211,8 @@ def point_config_at(config: Path, server: MailServer, timeout: float = 2,
     """Make a council's config.yaml send through ``server``; ``edits`` replace other lines
     (each must occur exactly once), e.g. ``{"  enabled: true": "  enabled: false"}``."""
     text = config.read_text(encoding="utf-8")
+    # `init` writes mail into a folder until a server is configured: configure this one.
+    text = re.sub(r"(?m)^  transport: folder\b.*$", "  transport: smtp", text, count=1)
     changes = {"  host: 127.0.0.1\n  port: 25": f"  host: {server.host}\n  port: {server.port}",
                "  timeout_seconds: 30": f"  timeout_seconds: {timeout:g}", **(edits or {})}
     for old, new in changes.items():
