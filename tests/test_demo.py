@@ -8,16 +8,20 @@ demo's own internals.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
+from portal.portal_support import Client, free_socket
 
 from crm_bridge.cli import cli
 from crm_bridge.demo import MARKER
@@ -181,6 +185,48 @@ def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     for command in ("enquiry list --overdue", "officer queue", "sync"):
         assert f"crm-bridge --config tmp/config.yaml {command}" in out
     assert (tmp_path / "tmp" / MARKER).exists()
+    assert "Portal accounts (username / password)" in out
+    for line in ("kirsty / demo-member-1", "iain   / demo-member-2", "staff  / demo-staff-1",
+                 "admin  / demo-admin-1"):
+        assert line in out
+
+
+def test_the_demo_accounts_sign_in_to_the_portal(small: tuple[Path, dict[str, Any]]) -> None:
+    """What `make demo` does next: serve the demo council and sign in with a printed account."""
+    directory, figures = small
+    accounts = {a["username"]: a for a in figures["accounts"]}
+    assert set(accounts) == {"kirsty", "iain", "staff", "admin"}
+    listed_users = {u["username"]: u for u in run_json(
+        "--config", str(directory / "config.yaml"), "user", "list")}
+    assert listed_users["kirsty"]["member_id"] == "cllr-kirsty-dalgleish"
+    assert {name: u["role"] for name, u in listed_users.items()} == {
+        "kirsty": "member", "iain": "member", "staff": "staff", "admin": "admin"}
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "CRM_BRIDGE_SESSION_SECRET": "s" * 40}
+    process = subprocess.Popen([str(CRM_BRIDGE), "--config", str(directory / "config.yaml"),
+                                "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 300  # only stops a hang: a busy machine starts slowly
+        while True:
+            try:
+                client.get("/sign-in")
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the portal did not start", pytrace=False)
+                time.sleep(0.2)
+        kirsty = accounts["kirsty"]
+        assert client.sign_in("kirsty", kirsty["password"]).status_code == 303
+        mine = client.get("/")
+        assert mine.status_code == 200 and "ENQ-" in mine.text
+        assert Client(client.base_url).sign_in("kirsty", "wrong-password").status_code != 303
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def test_the_default_demo_is_realistic(tmp_path: Path) -> None:
