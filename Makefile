@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install assets browser demo serve test lint typecheck unit services bench lock clean
+.PHONY: install assets browser demo serve test lint typecheck no-wall-clock unit services bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,23 +23,11 @@ browser:
 	@bash scripts/ensure-browser.sh
 
 ## Run the demo council on the embedded default (local SQLite store, local connector).
-# Then serve the portal on 127.0.0.1:8000 with demo accounts (a fresh session secret each run).
+# `crm-bridge demo` makes the portal's demo accounts and prints them; then the portal is
+# served on 127.0.0.1:8000 (a fresh session secret each run).
 DEMO_CONFIG := --config demo-council/config.yaml
 demo: install
 	$(BIN)/crm-bridge demo --dir demo-council
-	@printf 'demo-member-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add kirsty --role member \
-	    --member cllr-kirsty-dalgleish --password-stdin --replace
-	@printf 'demo-member-2\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add iain --role member \
-	    --member cllr-iain-tennant --password-stdin --replace
-	@printf 'demo-staff-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add staff --role staff \
-	    --name "Members' services" --password-stdin --replace
-	@printf 'demo-admin-1\n' | $(BIN)/crm-bridge $(DEMO_CONFIG) user add admin --role admin \
-	    --password-stdin --replace
-	@echo "Portal demo accounts (username / password):"
-	@echo "  kirsty / demo-member-1   councillor, Clackmannanshire North"
-	@echo "  iain   / demo-member-2   her ward colleague"
-	@echo "  staff  / demo-staff-1    members' services: every enquiry"
-	@echo "  admin  / demo-admin-1    accounts only"
 	CRM_BRIDGE_SESSION_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	    $(BIN)/crm-bridge $(DEMO_CONFIG) serve --host 127.0.0.1 --port 8000
 
@@ -48,7 +36,11 @@ services:
 	@bash scripts/ensure-services.sh
 
 ## Everything CI runs: lint, type check, the whole test suite.
-test: install services browser lint typecheck unit
+test: install services browser lint typecheck no-wall-clock unit
+
+## Tests assert what the program did, never how long it took (speed is measured in bench/).
+no-wall-clock: install
+	$(BIN)/python scripts/check-no-wall-clock.py tests
 
 lint: install
 	$(BIN)/ruff check .

@@ -184,21 +184,23 @@ class LocalCaseStore:
         if status not in CASE_STATUSES:
             allowed = ', '.join(CASE_STATUSES)
             raise PermanentError(f"unknown status '{status}': use one of {allowed}")
-        case = self.get(case_ref)
-        if case.status == "closed":
-            raise PermanentError(f"{case_ref} is closed")
+        number = case_number(case_ref)
         when = at or _now()
         values: dict[str, object] = {"status": status, "updated_at": when}
         if response is not None:
             values["response"] = response
-        with self.engine.begin() as conn:
-            conn.execute(update(_cases).where(_cases.c.number == case_number(case_ref))
-                         .values(**values))
+        by_number = select(_cases).where(_cases.c.number == number)
+        with self.engine.begin() as conn:  # checked and changed under the one write lock
+            row = conn.execute(by_number).first()
+            if row is None:
+                raise NotFoundError(f"no local case {case_ref}")
+            if row.status == "closed":
+                raise PermanentError(f"{case_ref} is closed")
+            conn.execute(update(_cases).where(_cases.c.number == number).values(**values))
             conn.execute(_events.insert().values(
-                number=case_number(case_ref), at=when,
-                kind="response" if response is not None else "status",
+                number=number, at=when, kind="response" if response is not None else "status",
                 actor=actor, body=response or "", status=status))
-        return self.get(case_ref)
+            return _case(conn.execute(by_number).one())
 
     def events_since(self, seq: int, kinds: tuple[str, ...] = ("status", "response"),
                      batch: int = 1000) -> Iterator[CaseEvent]:

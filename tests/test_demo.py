@@ -8,6 +8,7 @@ demo's own internals.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
+from portal.portal_support import Client, free_socket
 
 from crm_bridge.cli import cli
 from crm_bridge.demo import MARKER
@@ -161,12 +164,10 @@ def test_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
 
 def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     """As a user runs it: a real process, default text output, checked against the store."""
-    started = time.perf_counter()
+    # The timeout only stops a hang; how long the demo takes is measured in bench/.
     done = subprocess.run([str(CRM_BRIDGE), "demo", "--dir", "tmp", *SMALL], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, check=False)
-    elapsed = time.perf_counter() - started
+                          capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
-    assert elapsed < 30
     out = done.stdout
     figures = store_figures(listed(tmp_path / "tmp"))
     assert f"{figures['logged']} enquiries logged" in out
@@ -184,14 +185,58 @@ def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     for command in ("enquiry list --overdue", "officer queue", "sync"):
         assert f"crm-bridge --config tmp/config.yaml {command}" in out
     assert (tmp_path / "tmp" / MARKER).exists()
+    assert "Portal accounts (username / password)" in out
+    for line in ("kirsty / demo-member-1", "iain   / demo-member-2", "staff  / demo-staff-1",
+                 "admin  / demo-admin-1"):
+        assert line in out
 
 
-def test_the_default_demo_is_quick_and_realistic(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_the_demo_accounts_sign_in_to_the_portal(small: tuple[Path, dict[str, Any]]) -> None:
+    """What `make demo` does next: serve the demo council and sign in with a printed account."""
+    directory, figures = small
+    accounts = {a["username"]: a for a in figures["accounts"]}
+    assert set(accounts) == {"kirsty", "iain", "staff", "admin"}
+    listed_users = {u["username"]: u for u in run_json(
+        "--config", str(directory / "config.yaml"), "user", "list")}
+    assert listed_users["kirsty"]["member_id"] == "cllr-kirsty-dalgleish"
+    assert {name: u["role"] for name, u in listed_users.items()} == {
+        "kirsty": "member", "iain": "member", "staff": "staff", "admin": "admin"}
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "CRM_BRIDGE_SESSION_SECRET": "s" * 40}
+    process = subprocess.Popen([str(CRM_BRIDGE), "--config", str(directory / "config.yaml"),
+                                "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 300  # only stops a hang: a busy machine starts slowly
+        while True:
+            try:
+                client.get("/sign-in")
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the portal did not start", pytrace=False)
+                time.sleep(0.2)
+        kirsty = accounts["kirsty"]
+        assert client.sign_in("kirsty", kirsty["password"]).status_code == 303
+        mine = client.get("/")
+        assert mine.status_code == 200 and "ENQ-" in mine.text
+        assert Client(client.base_url).sign_in("kirsty", "wrong-password").status_code != 303
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_the_default_demo_is_realistic(tmp_path: Path) -> None:
     figures = demo_json(tmp_path / "council")
-    assert time.perf_counter() - started < 45
     logged, answered = figures["logged"], figures["answered"]
     assert logged == figures["sent"] == 600
+    rows = listed(tmp_path / "council")
+    assert len(rows) == 600 and all(r["crm_ref"] for r in rows)
+    mail = list((tmp_path / "council" / "mail").glob("*.eml"))
+    assert len(mail) == sum(figures["emails"].values()) > 0
     assert 0.12 <= figures["answered_late"] / answered <= 0.25
     assert 0.02 <= figures["overdue"] / logged <= 0.06
     assert figures["closed"] > 0.75 * logged

@@ -100,3 +100,8 @@ def _print(result: DemoResult) -> None:
         commands.insert(1, f"crm-bridge --config {config} enquiry show "
                         f"{result.example.reference}")
     click.echo("\n".join(f"  {command}" for command in commands))
+    click.echo(f"\nPortal accounts (username / password), for "
+               f"`crm-bridge --config {config} serve`:")
+    width = max(len(a.username) for a in result.accounts) if result.accounts else 0
+    click.echo("\n".join(f"  {a.username:<{width}} / {a.password:<14}  {a.who}"
+                          for a in result.accounts))

@@ -10,7 +10,8 @@ more sync now, so the store is exactly what a user would find this morning.
 Modules: ``workspace`` (the folder), ``places`` and ``texts`` (what enquiries
 say), ``plan`` (who asks what, when), ``fates`` (what services do),
 ``simulate`` (the day-by-day run), ``figures`` (counting the result), ``story``
-(one enquiry start to finish).
+(one enquiry start to finish), ``accounts`` (portal sign-ins), ``bulk`` (the stores'
+settings while the demo fills them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_bridge.app import Bridge
+from crm_bridge.demo.accounts import DemoAccount, add_accounts
 from crm_bridge.demo.fates import assign_fates
 from crm_bridge.demo.figures import Figures, count
 from crm_bridge.demo.plan import plan_enquiries
@@ -48,6 +50,7 @@ class DemoResult:
     figures: Figures
     example: Enquiry | None
     example_lines: list[str]  # the example told like `enquiry show`
+    accounts: tuple[DemoAccount, ...]  # portal sign-ins, made in the demo's store
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -63,6 +66,7 @@ class DemoResult:
             "sync_runs": self.syncs,
             **self.figures.as_dict(),
             "example": _example(self.example) if self.example else None,
+            "accounts": [account.as_dict() for account in self.accounts],
             "seconds": round(self.seconds, 2),
         }
 
@@ -97,6 +101,7 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
         assign_fates(rng, plans, bridge.config, calendar, today)
         syncs = simulate(bridge, plans, first_day, last_day, now)
         example = example_lifecycle(bridge)
+        accounts = add_accounts(bridge, now)
         return DemoResult(
             config_path=config_path,
             council=bridge.config.council.name,
@@ -109,6 +114,7 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
             figures=count(bridge),
             example=example,
             example_lines=tell(bridge, example) if example else [],
+            accounts=accounts,
             seconds=time.perf_counter() - started,
         )
     finally:

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, cast
 
+from sqlalchemy import Engine
+
 from connectors.base import BaseMapping, Connector, HasOfficerDesk
 from crm_bridge.app import Bridge
 from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.demo.bulk import bulk_build
 from crm_bridge.demo.plan import PlannedEnquiry
 from crm_bridge.errors import ConfigError, CrmBridgeError
 from crm_bridge.intake import draft_from, log_enquiry
@@ -35,6 +38,8 @@ class _Case(Protocol):
 
 class _Desk(Protocol):
     """The part of the embedded CRM's officer desk the simulated officers use."""
+
+    engine: Engine
 
     def find(self, external_ref: str) -> _Case | None: ...
 
@@ -94,9 +99,16 @@ def simulate(bridge: Bridge, plans: list[PlannedEnquiry], first_day: date, last_
     with the embedded CRM nothing should ever fail.
     """
     desk = _desk(bridge)
+    actions = _schedule(plans, last_day)
+    with bulk_build([bridge.engine, desk.engine]):
+        return _run_days(bridge, desk, plans, actions, first_day, last_day, now)
+
+
+def _run_days(bridge: Bridge, desk: _Desk, plans: list[PlannedEnquiry],
+              actions: dict[date, list[_Action]], first_day: date, last_day: date,
+              now: datetime) -> int:
     connector, mapping, config = bridge.connector(), bridge.mapping(), bridge.config
     zone = bridge.router.calendar.zone
-    actions = _schedule(plans, last_day)
     enquiry_ids: dict[int, str] = {}
     case_refs: dict[int, str] = {}
 

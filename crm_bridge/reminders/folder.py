@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from email import message_from_bytes
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from crm_bridge.reminders.smtp import MailSetupError, Refused
@@ -28,10 +28,13 @@ class FolderMailer:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if self._written is None:
-                self._written = sum(1 for _ in self.folder.glob("*.eml"))
+                self._written = sum(1 for name in os.listdir(self.folder)
+                                    if name.endswith(".eml"))
             self._written += 1
             number = self._written
-            message_id = message_from_bytes(message).get("Message-ID", "")
+            # Only the headers are read: parsing the body (often multipart) would cost more
+            # than writing the file.
+            message_id = BytesHeaderParser().parsebytes(message).get("Message-ID", "")
             slug = re.sub(r"[^A-Za-z0-9.-]+", "-", message_id).strip("-")[:80] or "message"
             final = self.folder / f"{number:06d}-{slug}.eml"
             partial = final.with_suffix(".part")

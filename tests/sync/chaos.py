@@ -144,16 +144,15 @@ class Harness:
             self.exits[code] += 1
         return code is not None
 
-    def drive(self, kills: int, timeout: float, later: int = 0) -> None:
+    def drive(self, kills: int, later: int = 0) -> None:
         """Run and kill syncs until ``kills`` of them died by SIGKILL, ``later`` of them after
-        push (in pull, overdue or reminders)."""
-        deadline = time.monotonic() + timeout
+        push (in pull, overdue or reminders), however long that takes on this machine: the
+        test's timeout is what stops a hang."""
         current = [self._start(kill=True) for _ in range(self.processes)]
         standby = [self._start(kill=True) for _ in range(self.processes)]
         try:
             while (self.kills < kills
                    or self.killed_in["pull"] + self.killed_in["reminders"] < later):
-                assert time.monotonic() < deadline, f"only {self.kills} kills in {timeout} s"
                 for slot, run in enumerate(current):
                     self._step(slot, run, current, standby)
                 time.sleep(0.005)
@@ -193,7 +192,7 @@ class Harness:
         for done in range(1, most + 1):
             batch = [self._start(kill=False) for _ in range(self.processes)]
             for run in batch:
-                self.exits[run.process.wait(timeout=120)] += 1
+                self.exits[run.process.wait()] += 1
             if settled():
                 return done
         raise AssertionError(f"the store had not settled after {most} unkilled runs:\n"

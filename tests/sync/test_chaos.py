@@ -45,7 +45,10 @@ from crm_bridge.store.tables import enquiries, enquiry_history, notifications, o
 from sync.chaos import Harness
 from sync.council import FAST_RETRY, TOKEN_VARIABLE, use_rest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# The harness takes as long as this machine needs for its kills; the timeout only stops a
+# hang, and leaves both backends (and the rest of the suite) inside CI's 90 minutes.
+HANG_GUARD = 2400  # 40 minutes; the SQLite run took 11 on a 2-core machine at load 9
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(HANG_GUARD)]
 
 ENQUIRIES, REJECTED, NOTES, KILLS = 1000, 10, 50, 100
 LATER = 30  # of the kills, at least this many in pull, overdue or reminders (after push)
@@ -111,7 +114,7 @@ class Members:
             self._log(n)
 
     def wait(self) -> None:
-        self._thread.join(timeout=300)
+        self._thread.join()
         assert len(self.seeded) == ENQUIRIES
 
 
@@ -159,7 +162,7 @@ def test_sync_killed_at_random_while_the_crm_fails_never_loses_or_duplicates(
                             idle_share=0.3)
         harness = Harness(config_file, tmp_path, {TOKEN_VARIABLE: crm.token}, rng,
                           processes=3 if postgres else 1)
-        harness.drive(KILLS, timeout=600, later=LATER)
+        harness.drive(KILLS, later=LATER)
         members.wait()
         seeded = members.seeded
         officers.stop()
