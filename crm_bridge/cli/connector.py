@@ -49,7 +49,18 @@ def setup(ctx: CliContext, as_json: bool) -> None:
 def _findings(bridge: Bridge, setup: bool) -> list[Finding]:
     kind = bridge.config.connector.type
     subject = f"connector '{kind}'"
-    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup)
+    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup) + _unplaced(bridge)
+
+
+def _unplaced(bridge: Bridge) -> list[Finding]:
+    """Error codes sync met that the mapping does not place (the store remembers them)."""
+    from crm_bridge.sync.codes import unplaced_in_store
+
+    return [Finding(f"CRM error code {code}", False,
+                    f"\"{words}\" held up {count} item(s) and is not placed in the mapping: "
+                    "add it to transient_error_codes, permanent_error_codes or "
+                    "auth_error_codes, then `crm-bridge enquiry retry --all-failed`")
+            for code, (words, count) in sorted(unplaced_in_store(bridge.engine).items())]
 
 
 def _crm_findings(bridge: Bridge, subject: str, setup: bool) -> list[Finding]:
