@@ -218,7 +218,8 @@ class LaganConnector:
             assert state.since is not None
             criteria["LastModifiedDateFrom"] = state.since - timedelta(
                 seconds=self.settings.overlap_seconds)
-        reader = CaseReader(self._search_raw, self.settings.search_page_size, state.largest)
+        reader = CaseReader(self._search_raw, self.settings.search_page_size, state.cap,
+                            state.proven)
         cases, edges = reader.read(criteria, () if windowed else state.edges)
         changed = [(c, fp) for c in cases
                    if state.prints.get(c.ref) != (fp := fingerprint(c, self.user))]
@@ -231,7 +232,7 @@ class LaganConnector:
         final = PullState(since=max([*modified, *([state.since] if state.since else [])])
                           if modified else (started if cases else state.since),
                           edges=state.edges if windowed else edges,
-                          largest=reader.largest)
+                          cap=reader.cap, proven=reader.proven)
         head, body = state.head(), state.body()
         for position, (case, fp) in enumerate(changed):
             body += f"{case.ref}={fp},"

@@ -4,8 +4,8 @@ FL's case search has no paging and a server may cap how many cases one search re
 (the cap is site-specific, and a capped reply looks like any other). So every search asks
 for at most ``page`` cases (``ResultsLimit``) over a window of creation dates
 (``CreatedAfter``/``CreatedBefore``, which every case has: ``Opened``); a reply that is
-full (``page`` cases, or as many as the largest reply seen so far: a server's own lower
-cap) is not trusted to be all, and the window is split at the median ``Opened`` of what
+full (``page`` cases, or the server's own lower cap once ``CaseReader`` has found it) is
+not trusted to be all, and the window is split at the median ``Opened`` of what
 came back (to the whole second) and searched again. Window edges are whole seconds and the
 searches overlap them by a second, since whether FL's "after"/"before" include the edge,
 and at what precision it compares, are unknown; each case is kept by the one window it
@@ -58,8 +58,8 @@ def _parse(text: Any) -> datetime | None:
 @dataclass
 class PullState:
     """What the pull cursor holds: where the LastModified window starts, the creation-date
-    edges that kept the last full read's windows under the cap, the largest reply seen, and
-    each bridge case's fingerprint.
+    edges that kept the last full read's windows under the cap, what is known of the
+    server's cap (``CaseReader``), and each bridge case's fingerprint.
 
     Written as ``lagan-2 {json}\\n`` then ``ref=fingerprint,`` entries; a later entry for
     the same case wins, so the cursor of each update is the last one's plus a few entries.
@@ -67,7 +67,8 @@ class PullState:
 
     since: datetime | None = None
     edges: list[datetime] = field(default_factory=list)
-    largest: int = 0
+    cap: int = 0
+    proven: int = 0
     prints: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -93,11 +94,12 @@ class PullState:
                 prints[ref] = value
         edges = [e for e in (_parse(t) for t in data.get("edges", [])) if e is not None]
         return cls(since=_parse(data.get("since")), edges=edges,
-                   largest=int(data.get("largest") or 0), prints=prints)
+                   cap=int(data.get("cap") or 0), proven=int(data.get("proven") or 0),
+                   prints=prints)
 
     def head(self) -> str:
         data = {"since": _ts(self.since), "edges": [_ts(e) for e in self.edges],
-                "largest": self.largest}
+                "cap": self.cap, "proven": self.proven}
         return _PREFIX + json.dumps(data, separators=(",", ":")) + "\n"
 
     def body(self) -> str:
@@ -107,18 +109,30 @@ class PullState:
 Search = Callable[[dict[str, Any]], list[CaseView]]
 
 
-class CaseReader:
-    """Every case a search matches, however many, in searches of at most ``page``."""
+Window = tuple[datetime | None, datetime | None]
 
-    def __init__(self, search: Search, page: int, largest: int = 0) -> None:
+
+class CaseReader:
+    """Every case a search matches, however many, in searches of at most ``page``.
+
+    A server's own cap below ``page`` is not announced: a capped reply looks complete. So a
+    reply of ``_MIN_CAP`` cases or more, larger than any proven complete so far, is checked
+    once by searching its two halves: more cases between them than in the reply means the
+    server capped it at that size (``cap``: from then on a reply that size is full); as
+    many means it was complete (``proven``). Both are kept in the cursor, so the check is
+    paid once, not on every pull.
+    """
+
+    def __init__(self, search: Search, page: int, cap: int = 0, proven: int = 0) -> None:
         self.search = search
         self.page = page
-        self.largest = largest  # the largest reply seen: a lower server cap shows as this
+        self.cap = cap  # a server cap below page, once seen (0: none seen)
+        self.proven = proven  # the largest reply shown to be complete
         self.searches = 0
         self.unsplittable = 0  # full windows whose cases all opened in the same instant
 
     def _full(self, count: int) -> bool:
-        return count >= self.page or (count >= _MIN_CAP and count == self.largest)
+        return count >= self.page or (self.cap > 0 and count >= self.cap)
 
     def read(self, criteria: dict[str, Any], edges: Iterable[datetime] = ()
              ) -> tuple[list[CaseView], list[datetime]]:
@@ -127,19 +141,27 @@ class CaseReader:
         found: dict[str, CaseView] = {}
         bounds: list[datetime | None] = [None, *sorted(set(edges)), None]
         used: list[datetime] = []
-        pending = list(pairwise(bounds))
+        pending: list[tuple[Window, list[CaseView] | None]] = [
+            (window, None) for window in pairwise(bounds)]
         while pending:
-            low, high = pending.pop(0)
-            cases = self._window(criteria, low, high)
-            if self._full(len(cases)):
-                middle = _split(cases, low, high)
-                if middle is not None:
-                    pending[:0] = [(low, middle), (middle, high)]
-                    continue
+            (low, high), known = pending.pop(0)
+            cases = known if known is not None else self._window(criteria, low, high)
+            middle = _split(cases, low, high)
+            if self._full(len(cases)) and middle is None:
                 self.unsplittable += 1
-                log.warning("lagan: %d or more cases opened in the same instant; some may "
+                log.warning("lagan: %d or more cases opened within two seconds; some may "
                             "be missed until search_page_size is raised", len(cases))
-            self.largest = max(self.largest, len(cases))
+            elif self._full(len(cases)) and middle is not None:
+                pending[:0] = [((low, middle), None), ((middle, high), None)]
+                continue
+            elif len(cases) >= _MIN_CAP and len(cases) > self.proven and middle is not None:
+                halves = self._window(criteria, low, middle), self._window(criteria, middle, high)
+                if {c.ref for half in halves for c in half} - {c.ref for c in cases}:
+                    self.cap = len(cases) if not self.cap else min(self.cap, len(cases))
+                    log.info("lagan: FL caps a search at %d cases", self.cap)
+                    pending[:0] = [((low, middle), halves[0]), ((middle, high), halves[1])]
+                    continue
+                self.proven = len(cases)
             for case in cases:
                 if _inside(case, low, high):
                     found[case.ref] = case

@@ -174,6 +174,23 @@ def test_a_thousand_cases_over_a_cap_of_500_miss_no_note_or_closure(
                 assert updates == []
 
 
+@pytest.mark.parametrize("modified_filter", [True, False])
+def test_a_server_cap_below_the_page_size_is_found_and_kept_under(modified_filter: bool,
+                                                                  make: Any) -> None:
+    """The cap is not announced: a 40-case reply to ResultsLimit 100 looks complete. The
+    first large reply is checked by its halves, so the cap is found on the first pull."""
+    with lagan_double(personality="site", search_cap=40,
+                      modified_filter=modified_filter) as double:
+        refs = _seed(double, 150)
+        connector = make(double, search_page_size=100)
+        first = list(connector.fetch_updates(None))
+        assert {u.case_ref for u in first} == set(refs)
+        for ref in refs[-60:]:
+            double.store.add_officer_note(ref, "Done.")
+        second = list(connector.fetch_updates(first[-1].cursor))
+        assert {u.case_ref for u in second if u.response} == set(refs[-60:])
+
+
 def test_a_note_already_there_at_the_first_pull_is_not_overtaken_by_open(make: Any) -> None:
     with lagan_double(personality="site") as double:
         connector = make(double)

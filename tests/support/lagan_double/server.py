@@ -100,7 +100,8 @@ class LaganDouble:
                  token_refusal: Literal["fault", "http_401"] = "fault",
                  default_due_days: int | None = None, personality: Personality = "stock",
                  fail_share_fault: float = 0.0, modified_filter: bool = True,
-                 raise_as: str | None = None, search_cap: int | None = None) -> None:
+                 raise_as: str | None = None, search_cap: int | None = None,
+                 port: int = 0) -> None:
         self.personality = personality
         site = personality == "site"
         self.codes = SITE_CODES if site else STOCK_CODES
@@ -122,7 +123,7 @@ class LaganDouble:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.schema = etree.XMLSchema(etree.parse(str(HERE / "FLTypes.xsd"), _PARSER))
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         daemon=True)
