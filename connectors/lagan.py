@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -233,12 +233,7 @@ class LaganConnector:
                           if modified else (started if cases else state.since),
                           edges=state.edges if windowed else edges,
                           cap=reader.cap, proven=reader.proven)
-        head, body = state.head(), state.body()
-        for position, (case, fp) in enumerate(changed):
-            body += f"{case.ref}={fp},"
-            last = position == len(changed) - 1
-            cursor = (final.head() if last else head) + body
-            yield from updates_for(case, self.mapping, cursor, self.user)
+        yield from _with_cursors(changed, state, final, self.mapping, self.user)
 
     def health(self) -> None:
         self._search_raw({**self._criteria(), "ResultsLimit": 1})
@@ -326,6 +321,30 @@ class LaganConnector:
         _case_number(case_ref)
         return view(self.wire.call("retrieveCaseDetails", CaseReference=case_ref,
                                    Option=[self.mapping.detail_option]))
+
+
+CHECKPOINT = 100
+"""Changed cases between two cursors that name their fingerprints (the rest carry the last
+one's): a crash re-reads at most this many, and cursors are not rebuilt for every case."""
+
+
+def _with_cursors(changed: Sequence[tuple[CaseView, str]], state: PullState, final: PullState,
+                  mapping: LaganMapping, user: str) -> Iterator[CaseUpdate]:
+    """Each changed case's updates. Only a case's last update may carry a cursor that holds
+    its new fingerprint (pull saves the cursor of a batch's last update, and a batch may
+    end inside a case); the others carry the cursor before it, so resuming from any saved
+    cursor reads that case again rather than skipping what it had not applied."""
+    head, body = state.head(), state.body()
+    cursor = head + body
+    for position, (case, fp) in enumerate(changed):
+        updates = updates_for(case, mapping, cursor, user)
+        body += f"{case.ref}={fp},"
+        if position == len(changed) - 1:
+            cursor = final.head() + body
+        elif (position + 1) % CHECKPOINT == 0:
+            cursor = head + body
+        updates[-1] = replace(updates[-1], cursor=cursor)
+        yield from updates
 
 
 def _case_number(case_ref: str) -> int:

@@ -38,14 +38,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from lxml import etree
 from requests.adapters import HTTPAdapter
-from zeep import Client, Settings, Transport
+from zeep import Client, Settings
 from zeep import exceptions as zx
 
+from connectors.lagan_transport import OffOrigin, SafeTransport
 from crm_bridge.errors import (
     AuthError,
     ConnectorError,
@@ -160,54 +160,6 @@ def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
     raise exc
 
 
-class _OffOrigin(Exception):
-    """A document the WSDL refers to lies outside what the bridge may read."""
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-class _Transport(Transport):
-    """zeep's transport, with two guards.
-
-    ``load`` (the WSDL and what it imports) reads only from the FL server's own origin, or
-    from files in the local WSDL copy's folder: a WSDL, even the server's, cannot make the
-    bridge fetch from anywhere else. ``post``: an HTTP error that is not a SOAP reply
-    (Tomcat's HTML page, an empty 401) is raised as such before zeep parses it: the status,
-    not the page, says what happened, and a well-formed XHTML page with a DOCTYPE must not
-    read as an XXE attempt."""
-
-    def __init__(self, *, origin: str, folder: Path | None, **options: Any) -> None:
-        super().__init__(**options)  # type: ignore[no-untyped-call]
-        self.origin = _origin(origin)
-        self.folder = folder
-
-    def load(self, url: str) -> bytes:
-        scheme = urlsplit(url).scheme
-        if scheme in ("http", "https"):
-            if _origin(url) != self.origin:
-                raise _OffOrigin(f"it refers to {url}, which is not on the FL server; the "
-                                 "bridge reads the WSDL and its imports only from there")
-        else:
-            path = Path(url.removeprefix("file://")).resolve()
-            if self.folder is None or not path.is_relative_to(self.folder):
-                raise _OffOrigin(f"it refers to the file {url}; the bridge reads only files "
-                                 "in the local WSDL's own folder")
-        content: bytes = super().load(url)  # type: ignore[no-untyped-call]
-        return content
-
-    def post(self, address: str, message: bytes | str, headers: dict[str, str]
-             ) -> requests.Response:
-        reply: requests.Response = super().post(  # type: ignore[no-untyped-call]
-            address, message, headers)
-        if reply.status_code >= 400 and "xml" not in reply.headers.get("Content-Type", ""):
-            raise requests.HTTPError(f"HTTP {reply.status_code}", response=reply)
-        return reply
-
-
 def _security(child: etree._Element) -> etree._Element:
     security = etree.Element(f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
     security.append(child)
@@ -275,12 +227,12 @@ class LaganWire:
         binding for FL's port type is a ``MisconfiguredError``: no later run will fare
         better until the settings change."""
         if self._service is None:
-            local = "://" not in self.wsdl
-            folder = Path(self.wsdl).resolve().parent if local else None
+            local = not self.wsdl.startswith(("http://", "https://"))
+            folder = Path(self.wsdl.removeprefix("file://")).resolve().parent if local else None
             what = f"the FL WSDL at {self.wsdl}"
 
             def load() -> Any:
-                transport = _Transport(origin=self.url, folder=folder, session=self.session,
+                transport = SafeTransport(origin=self.url, folder=folder, session=self.session,
                                        timeout=self.timeout[1],
                                        operation_timeout=self.timeout[1])
                 return Client(self.wsdl, transport=transport,  # type: ignore[no-untyped-call]
@@ -289,7 +241,7 @@ class LaganWire:
                 client = load()
             except (requests.RequestException, ConnectorError) as exc:
                 raise translate(exc, what, self.codes) from exc
-            except (zx.Error, etree.Error, ValueError, OSError, _OffOrigin) as exc:
+            except (zx.Error, etree.Error, ValueError, OSError, OffOrigin) as exc:
                 raise MisconfiguredError(f"{what} will not load: {_said(exc)}; check "
                                          "connector.url or connector.wsdl") from exc
             binding = self._pick_binding(client, what)

@@ -191,6 +191,23 @@ def test_a_server_cap_below_the_page_size_is_found_and_kept_under(modified_filte
         assert {u.case_ref for u in second if u.response} == set(refs[-60:])
 
 
+def test_resuming_from_any_updates_cursor_misses_nothing_after_it(make: Any) -> None:
+    """Pull saves the cursor of each batch's last update, and a crash resumes from it: from
+    any update's cursor, every later change comes back (earlier ones may, harmlessly)."""
+    with lagan_double(personality="site", modified_filter=False) as double:
+        refs = _seed(double, 260)
+        connector = make(double)
+        cursor = list(connector.fetch_updates(None))[-1].cursor
+        for ref in refs[:230]:
+            double.store.add_officer_note(ref, "Done.")
+        updates = list(connector.fetch_updates(cursor))
+        assert len(updates) == 230 * 2  # the "open" is new too: notes change the fingerprint
+        for k in (0, 1, 99, 198, 199, 200, 201, 398, 458):
+            again = {u.event_id for u in connector.fetch_updates(updates[k].cursor)}
+            assert {u.event_id for u in updates[k + 1:]} <= again, k
+        assert list(connector.fetch_updates(updates[-1].cursor)) == []
+
+
 def test_a_note_already_there_at_the_first_pull_is_not_overtaken_by_open(make: Any) -> None:
     with lagan_double(personality="site") as double:
         connector = make(double)
