@@ -13,8 +13,9 @@ validated against the XSD, token auth), then times, per enquiry, the same FL cal
            ``requests.Session`` loop, ids picked out of the replies with lxml; the loop
            checks its search found no case (as the bridge does) and each reply's id.
 
-Halves run in ABBA order (bridge, raw, raw, bridge) so the double's store growing falls
-on both alike. Before printing, the work is verified: every enquiry of either side has
+The work runs in ``--rounds`` rounds, each in ABBA order (bridge, raw, raw, bridge) on
+fresh enquiries, so the double's store growing, and a shared machine's load coming and
+going, fall on both alike. Before printing, the work is verified: every enquiry of either side has
 exactly one case in the double, carrying its id as the external reference. Prints both
 times and the ratio (goal: bridge within 1.05× of raw).
 """
@@ -124,10 +125,11 @@ class RawLoop:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--enquiries", type=int, default=1000, help="per side")
+    parser.add_argument("--rounds", type=int, default=10, help="ABBA rounds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     mapping = _mapping()
-    half = args.enquiries  # per side: two ABBA quarters of half each
+    quarter = max(1, args.enquiries // (2 * args.rounds))  # per side: two per round
     with lagan_double(auth="token") as double, tempfile.TemporaryDirectory() as tmp:
         connector = LaganConnector(
             LaganSettings(url=double.url, username=double.username, password=double.password),
@@ -137,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         make_enquiry(ROADS)
         times = {"bridge": 0.0, "raw": 0.0}
         sent: list[Enquiry] = []
-        for which in ("bridge", "raw", "raw", "bridge"):
-            enquiries = [make_enquiry(ROADS, id=uuid.uuid4()) for _ in range(half // 2)]
+        for which in ("bridge", "raw", "raw", "bridge") * args.rounds:
+            enquiries = [make_enquiry(ROADS, id=uuid.uuid4()) for _ in range(quarter)]
             sent += enquiries
             started = time.perf_counter()
             for enquiry in enquiries:
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         count = len(double.store.cases)
         calls = dict(double.calls)
         problems = _verify(double, sent)
-    n = 2 * (half // 2)
+    n = 2 * quarter * args.rounds
     result = {"enquiries_each": n, "cases_in_double": count, "fl_calls": calls,
               "bridge_seconds": round(times["bridge"], 3), "raw_seconds": round(times["raw"], 3),
               "bridge_per_enquiry_ms": round(1000 * times["bridge"] / n, 2),

@@ -84,6 +84,20 @@ def test_an_expired_token_is_renewed_once(make: Any) -> None:
         assert case.created
 
 
+@pytest.mark.parametrize("style", ["username_token", "basic"])
+def test_a_listed_auth_code_logs_in_again_in_every_style(style: str, make: Any) -> None:
+    """A session behind UsernameToken or Basic may expire too: one fresh login, one retry."""
+    with lagan_double(auth=style) as double:
+        connector = make(double)
+        connector.health()
+        double.fail_next("FWTCaseCreate", Failure("fault", AUTH_FAILED, "Session expired"))
+        assert connector.create_case(make_enquiry(ROADS), ROADS).created
+        for _ in range(2):
+            double.fail_next("FWTCaseCreate", Failure("fault", AUTH_FAILED, "Session expired"))
+        with pytest.raises(AuthError, match="Session expired"):
+            connector.create_case(make_enquiry(ROADS), ROADS)
+
+
 def test_an_expired_token_answered_with_http_401_is_renewed_once(make: Any) -> None:
     """A servlet filter in front of FL may refuse an expired token with Tomcat's HTML 401
     page rather than an FWTException: that too is worth one fresh token."""

@@ -90,6 +90,16 @@ def test_a_wsdl_importing_from_another_server_is_refused(make: Any, tmp_path: Pa
             make(double, wsdl="FL.wsdl").health()
 
 
+def test_a_wsdl_that_is_not_a_wsdl_is_a_configuration_error(make: Any,
+                                                             tmp_path: Path) -> None:
+    with lagan_double(personality="site") as double:
+        for text, said in (("Welcome to Tomcat", "will not load"),
+                           ("<html><body>Welcome</body></html>", "declares no binding")):
+            (tmp_path / "FL.wsdl").write_text(text, encoding="utf-8")
+            with pytest.raises(MisconfiguredError, match=said):
+                make(double, wsdl="FL.wsdl").health()
+
+
 def test_a_binding_named_in_the_settings_must_exist(make: Any) -> None:
     with lagan_double(personality="site") as double:
         with pytest.raises(MisconfiguredError, match=r"no binding 'FLSoapBinding'.*FLWebBinding"):
