@@ -252,12 +252,11 @@ class LaganConnector:
         return self.check(destinations)
 
     def unplaced_codes(self) -> dict[str, str]:
-        """ErrorCodes FL answered in this run that the mapping does not place, with FL's
-        words; those a fresh login cleared are marked so (they belong in auth_error_codes)."""
-        seen = dict(self.wire.unplaced)
-        for code, words in self.wire.cleared_by_login.items():
-            seen.setdefault(code, f"{words} (cleared by logging in again: add it to "
-                                  "auth_error_codes)")
+        """ErrorCodes FL answered in this run that the mapping does not place, each with what
+        to do (not FL's words, which may quote what was sent: ``wire`` keeps those)."""
+        seen = dict.fromkeys(self.wire.unplaced, "not placed in the mapping")
+        for code in self.wire.cleared_by_login:
+            seen.setdefault(code, "cleared by logging in again: add it to auth_error_codes")
         return seen
 
     # -- helpers ------------------------------------------------------------------------------

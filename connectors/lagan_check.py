@@ -40,11 +40,13 @@ def check(crm: LaganConnector, destinations: Sequence[ServiceDestination]) -> li
         return [*findings, Finding(where, False, f"{what} failed: {exc}")]
     findings.append(_identity(crm, destinations))
     findings.extend(_classifications(crm, destinations))
-    seen = crm.unplaced_codes()
-    if seen:
-        findings.append(Finding("FL error codes", False, "answered but not placed in "
-                                "mappings/lagan.yaml: " + "; ".join(
-                                    f"{code} \"{words}\"" for code, words in seen.items())))
+    for code, words in crm.wire.unplaced.items():
+        findings.append(Finding(f"FL ErrorCode {code}", False, f"\"{words}\" is not placed in "
+                                "mappings/lagan.yaml: add it to transient_error_codes, "
+                                "permanent_error_codes or auth_error_codes"))
+    for code, words in crm.wire.cleared_by_login.items():
+        findings.append(Finding(f"FL ErrorCode {code}", False, f"\"{words}\" was cleared by "
+                                "logging in again: add it to auth_error_codes"))
     return findings
 
 

@@ -238,8 +238,8 @@ def test_an_expired_login_with_an_unlisted_code_logs_in_again(style: str, make: 
         connector.health()
         double.fail_next("FWTCaseCreate", _fault(SITE_CODES.auth_failed, "Session expired"))
         assert connector.create_case(make_enquiry(ROADS), ROADS).created
-        assert "2010" in connector.unplaced_codes()
         assert "add it to auth_error_codes" in connector.unplaced_codes()["2010"]
+        assert connector.wire.cleared_by_login == {"2010": "Session expired"}
 
 
 def test_an_unplaced_code_that_persists_is_transient_and_named(make: Any) -> None:
@@ -249,7 +249,8 @@ def test_an_unplaced_code_that_persists_is_transient_and_named(make: Any) -> Non
             double.fail_next("FWTCaseCreate", _fault(SITE_CODES.busy, "Database unavailable"))
         with pytest.raises(TransientError, match=r'"Database unavailable" \(ErrorCode 9999'):
             connector.create_case(make_enquiry(ROADS), ROADS)
-        assert connector.unplaced_codes() == {"9999": "Database unavailable"}
+        assert connector.unplaced_codes() == {"9999": "not placed in the mapping"}
+        assert connector.wire.unplaced == {"9999": "Database unavailable"}
 
 
 def _fault(code: int, message: str) -> Any:
@@ -316,10 +317,12 @@ def test_unplaced_codes_are_retried_then_held_then_retried_by_the_admin(
         council.edit("mappings/lagan.yaml", "unplaced_code_runs: 5", "unplaced_code_runs: 2")
         for _ in range(16):  # twice a try (the first, and after a fresh login), two runs
             double.fail_next("FWTCaseCreate", _fault(SITE_CODES.busy, "Database unavailable"))
+        first = council.cli("sync")  # what cron's log keeps: the code, not FL's words
+        assert first.exit_code == 1 and "failed 0, retry later 4" in first.output
+        assert "9999 (not placed in the mapping)" in first.output
+        assert "Database unavailable" not in first.output
         code, report = _sync(council)
-        assert (code, report["deferred"], report["failed"]) == (1, 4, 0)
-        assert report["unplaced_codes"] == {"9999": "Database unavailable"}
-        code, report = _sync(council)
+        assert report["unplaced_codes"] == {"9999": "not placed in the mapping"}
         assert (report["deferred"], report["failed"]) == (0, 4)
         assert set(_statuses(council).values()) == {"failed_to_send"}
         shown = parse_json(council.ok("enquiry", "show", refs[0], "--json").stdout)

@@ -145,7 +145,7 @@ class _Push:
         try:
             self.send(claim, row)
         except UnplacedCodeError as exc:
-            self.report.unplaced_codes.setdefault(exc.code, exc.crm_message)
+            self.report.unplaced_codes.setdefault(exc.code, "not placed in the mapping")
             if claim.attempts + 1 >= exc.hold_after:
                 self.fail(claim, row, PermanentError(
                     f"{exc} (held after {claim.attempts + 1} runs; once the code is placed, "
@@ -165,8 +165,11 @@ class _Push:
         wait = requeue_delay(self.policy, claim.attempts, exc.retry_after)
         with claim.writer() as conn:
             mark_retry(conn, claim, str(exc), self.clock() + wait)
+        # An unplaced code's words may quote what was sent: the store has them, not the log.
+        said = (f"error code {exc.code}, not placed in the mapping"
+                if isinstance(exc, UnplacedCodeError) else str(exc))
         log.warning("push %s %s deferred for %.0f s: %s", claim.kind, row.reference,
-                    wait.total_seconds(), exc)
+                    wait.total_seconds(), said)
 
     def fail(self, claim: Claim, row: Any, exc: PermanentError) -> None:
         self._failing = 0

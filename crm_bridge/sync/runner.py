@@ -123,11 +123,11 @@ def _run_step(step: str, run: Callable[[], None], report: SyncReport) -> None:
 
 def _note_unplaced(connector: Connector, report: SyncReport) -> None:
     """Error codes the connector met that its mapping does not place (an optional
-    capability: ``unplaced_codes() -> {code: the CRM's words}``), for the admin."""
+    capability: ``unplaced_codes() -> {code: what to do}``), for the admin."""
     seen = getattr(connector, "unplaced_codes", None)
     if callable(seen):
-        for code, words in dict(seen()).items():
-            report.unplaced_codes.setdefault(str(code), str(words))
+        for code, advice in dict(seen()).items():
+            report.unplaced_codes[str(code)] = str(advice)
 
 
 @contextmanager
