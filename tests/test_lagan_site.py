@@ -294,6 +294,9 @@ def test_sync_with_a_url_typo_stops_and_fails_no_enquiry(wsdl: bool, council: Co
             double.write_local_wsdl(council.root)
             extra["wsdl"] = "FL.wsdl"
         _use(council, double, url=double.url.replace("/FL", "/Fl"), **extra)
+        checked = council.cli("connector", "check")
+        assert checked.exit_code == 1 and "HTTP 404" in checked.output
+        assert "check connector.url" in checked.output
         code, report = _sync(council)
         assert code == 2
         assert "misconfigured" in report["aborted"] and "HTTP 404" in report["aborted"]
@@ -338,6 +341,27 @@ def test_unplaced_codes_are_retried_then_held_then_retried_by_the_admin(
         code, report = _sync(council)
         assert (code, report["pushed"]) == (0, 4)
         assert set(_statuses(council).values()) == {"acknowledged"}  # sent, then FL: open
+
+
+def test_a_server_failing_a_share_of_calls_with_an_unlisted_code_fails_no_enquiry(
+        council: Council) -> None:
+    """The issue's FL: "Database unavailable (ErrorCode 9999)" to 30% of calls, a mapping
+    that places no code. Each enquiry is tried again (at once after a fresh login, then on
+    later runs) and every one ends with exactly one case; none is failed."""
+    with lagan_double(personality="site", fail_share_fault=0.3, seed=16) as double:
+        refs = [council.add() for _ in range(12)]
+        _use(council, double)
+        runs = 0
+        while runs < 8 and council.sql("SELECT count(*) FROM outbox WHERE state != 'done'"
+                                       )[0][0]:
+            runs += 1
+            assert _sync(council)[1]["failed"] == 0
+        assert "failed_to_send" not in _statuses(council).values()
+        assert set(_statuses(council)) == set(refs)
+        assert "logged" not in _statuses(council).values()
+        per_enquiry = [c.external_refs for c in double.store.cases.values()]
+        assert sorted(r for refs_ in per_enquiry for r in refs_) == sorted(
+            row[0] for row in council.sql("SELECT id FROM enquiries"))
 
 
 def test_retry_all_failed_needs_one_of_a_reference_or_the_flag(council: Council) -> None:

@@ -19,7 +19,7 @@ from connectors.base import Finding, SupportsSetup
 from crm_bridge.app import Bridge
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option
-from crm_bridge.errors import AuthError, PermanentError, TransientError
+from crm_bridge.errors import AuthError, MisconfiguredError, PermanentError, TransientError
 from crm_bridge.registry import configured_class
 
 __all__ = ["connector"]
@@ -76,7 +76,7 @@ def _crm_findings(bridge: Bridge, subject: str, setup: bool) -> list[Finding]:
     except AuthError as exc:
         return [Finding(subject, False, f"refused the bridge: {exc}; check the credentials "
                                         "and the environment variables they come from")]
-    except PermanentError as exc:
+    except (PermanentError, MisconfiguredError) as exc:
         return [Finding(subject, False, str(exc))]
     detail = "answers; it has nothing to set up" if setup else "answers"
     return [Finding(subject, True, detail)]
