@@ -6,14 +6,18 @@ Starts the FL service double (tests/support/lagan_double: real HTTP, every envel
 validated against the XSD, token auth), then times, per enquiry, the same FL calls:
 
   bridge   ``LaganConnector.create_case``: the idempotency search (RaisedByUser, a
-           LastModified window, the title marker), searchForParty (createIndividual the
+           CreatedAfter window, the title marker), searchForParty (createIndividual the
            first time), createInteraction, createCase, addCaseExternalReference, through
            one zeep client (WSDL read and parsed once, outside the timing);
   raw      the same envelopes built by hand (f-strings) and posted from a bare
-           ``requests.Session`` loop, ids picked out of the replies with lxml.
+           ``requests.Session`` loop, ids picked out of the replies with lxml; the loop
+           checks its search found no case (as the bridge does) and each reply's id.
 
-Halves run in ABBA order (bridge, raw, raw, bridge) so the double's store growing falls
-on both alike. Prints both times and the ratio (goal: bridge within 1.2× of raw).
+The work runs in ``--rounds`` rounds, each in ABBA order (bridge, raw, raw, bridge) on
+fresh enquiries, so the double's store growing, and a shared machine's load coming and
+going, fall on both alike. Before printing, the work is verified: every enquiry of either side has
+exactly one case in the double, carrying its id as the external reference. Prints both
+times and the ratio (goal: bridge within 1.05× of raw).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class RawLoop:
 
     def __init__(self, double: LaganDouble, mapping: LaganMapping) -> None:
         self.url = double.url
+        self.user = double.username
         self.mapping = mapping
         self.session = requests.Session()
         self.session.headers.update({"Content-Type": "text/xml; charset=utf-8",
@@ -84,11 +89,14 @@ class RawLoop:
     def push(self, enquiry: Enquiry) -> str:
         m = self.mapping
         since = (datetime.now(UTC) - timedelta(days=30)).isoformat()
-        self.post(f"<flt:FWTSearchAndRetrieveCase><flt:FWTCaseSearch>"
-                  f"<Title>{escape(m.marker(str(enquiry.id)))}</Title><RaisedByUser><UserID>"
-                  f"{m.raised_by_user}</UserID></RaisedByUser><LastModifiedDateFrom>{since}"
-                  "</LastModifiedDateFrom></flt:FWTCaseSearch><Option>all</Option>"
-                  "</flt:FWTSearchAndRetrieveCase>")
+        found = self.post(f"<flt:FWTSearchAndRetrieveCase><flt:FWTCaseSearch>"
+                          f"<Title>{escape(m.marker(str(enquiry.id)))}</Title><RaisedByUser>"
+                          f"<UserID>{self.user}</UserID></RaisedByUser><CreatedAfter>{since}"
+                          "</CreatedAfter><ResultsLimit>100</ResultsLimit></flt:FWTCaseSearch>"
+                          "<Option>all</Option></flt:FWTSearchAndRetrieveCase>")
+        listed = found.find(f".//{{{FLT}}}FWTCaseFullDetailsList")
+        if listed is None or len(listed):
+            raise RuntimeError("the raw loop's search did not answer an empty case list")
         found = self.post(f"<flt:FWTPartySearch><SearchType>individual</SearchType>"
                           f"<EmailAddress>{enquiry.constituent.email}</EmailAddress>"
                           "</flt:FWTPartySearch>")
@@ -106,6 +114,8 @@ class RawLoop:
             f"</Queue><DueDate>{fields['DueDate'].isoformat()}</DueDate><flt:InteractionID>"
             f"{interaction}</flt:InteractionID></flt:FWTCaseCreate>"
         ).findtext(f".//{{{FLT}}}CaseReference") or ""
+        if not ref.isdigit() or not interaction:
+            raise RuntimeError("the raw loop got no case reference or interaction id")
         self.post(f"<flt:FWTCaseExternalReferenceRequest><CaseID>{ref}</CaseID>"
                   f"<ExternalReference>{enquiry.id}</ExternalReference>"
                   "</flt:FWTCaseExternalReferenceRequest>")
@@ -115,10 +125,11 @@ class RawLoop:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--enquiries", type=int, default=1000, help="per side")
+    parser.add_argument("--rounds", type=int, default=10, help="ABBA rounds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     mapping = _mapping()
-    half = args.enquiries  # per side: two ABBA quarters of half each
+    quarter = max(1, args.enquiries // (2 * args.rounds))  # per side: two per round
     with lagan_double(auth="token") as double, tempfile.TemporaryDirectory() as tmp:
         connector = LaganConnector(
             LaganSettings(url=double.url, username=double.username, password=double.password),
@@ -127,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         raw = RawLoop(double, mapping)
         make_enquiry(ROADS)
         times = {"bridge": 0.0, "raw": 0.0}
-        for which in ("bridge", "raw", "raw", "bridge"):
-            enquiries = [make_enquiry(ROADS, id=uuid.uuid4()) for _ in range(half // 2)]
+        sent: list[Enquiry] = []
+        for which in ("bridge", "raw", "raw", "bridge") * args.rounds:
+            enquiries = [make_enquiry(ROADS, id=uuid.uuid4()) for _ in range(quarter)]
+            sent += enquiries
             started = time.perf_counter()
             for enquiry in enquiries:
                 if which == "bridge":
@@ -140,18 +153,33 @@ def main(argv: list[str] | None = None) -> int:
         raw.session.close()
         count = len(double.store.cases)
         calls = dict(double.calls)
-    n = 2 * (half // 2)
+        problems = _verify(double, sent)
+    n = 2 * quarter * args.rounds
     result = {"enquiries_each": n, "cases_in_double": count, "fl_calls": calls,
               "bridge_seconds": round(times["bridge"], 3), "raw_seconds": round(times["raw"], 3),
               "bridge_per_enquiry_ms": round(1000 * times["bridge"] / n, 2),
               "raw_per_enquiry_ms": round(1000 * times["raw"] / n, 2),
               "ratio": round(times["bridge"] / times["raw"], 3)}
+    if problems:
+        for problem in problems[:10]:
+            print(f"PROBLEM: {problem}")
+        return 1
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
             print(f"{key:24} {value}")
     return 0
+
+
+def _verify(double: LaganDouble, sent: list[Enquiry]) -> list[str]:
+    """Each enquiry has exactly one case, with its id as the external reference."""
+    by_ref: dict[str, int] = {}
+    for case in double.store.cases.values():
+        for ext in case.external_refs:
+            by_ref[ext] = by_ref.get(ext, 0) + 1
+    return [f"enquiry {e.id} has {by_ref.get(str(e.id), 0)} cases" for e in sent
+            if by_ref.get(str(e.id), 0) != 1]
 
 
 if __name__ == "__main__":

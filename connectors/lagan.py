@@ -10,9 +10,13 @@ bridge searches its own cases (RaisedByUser, a LastModified window, the title) a
 either. So a create whose reply was lost after FL committed it is found, and its external
 reference added, rather than opened twice.
 
-Changes come back by ``searchAndRetrieveCaseDetails`` over the bridge's cases modified since
-the cursor (minus an overlap): each case's status with its closure reason, and each note
-an officer wrote (the response), under event ids that make re-reading harmless.
+Changes come back by ``searchAndRetrieveCaseDetails`` over the bridge's cases (RaisedByUser
+is the bridge's own FL user, ``connector.username``): modified since the cursor (minus an
+overlap) when FL honours a LastModified search, else all of them; searches are split so
+none exceeds the server's cap (``lagan_pull``), and each case is compared with the
+fingerprint the cursor holds for it, so only what changed is reported: its status with
+its closure reason, and each note an officer wrote (the response), under event ids that
+make re-reading harmless, in the order they happened.
 
 The wire client (``lagan_wire``: zeep, auth, error translation) is kept apart from the
 mapping (``lagan_mapping``).
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Self
 
@@ -42,6 +46,7 @@ from connectors.lagan_mapping import (
     LaganMapping,
     case_request,
     external_ref,
+    fingerprint,
     individual_request,
     note_text,
     officer_notes,
@@ -49,15 +54,19 @@ from connectors.lagan_mapping import (
     updates_for,
     view,
 )
+from connectors.lagan_pull import CaseReader, PullState
 from connectors.lagan_wire import AuthStyle, ErrorCodes, LaganWire
-from crm_bridge.errors import AuthError, PermanentError, TransientError
+from crm_bridge.errors import (
+    ConfigError,
+    ConfigIssue,
+    PermanentError,
+)
 from crm_bridge.models import Enquiry, ServiceDestination
 
 __all__ = ["LaganCaseRef", "LaganCaseSnapshot", "LaganConnector", "LaganSettings"]
 
 log = logging.getLogger(__name__)
 
-_CURSOR = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class LaganSettings(BaseModel):
@@ -72,8 +81,11 @@ class LaganSettings(BaseModel):
                                                            "default: url with FL → FLAuth")
     wsdl: str | None = Field(default=None, description="a local copy of the WSDL; default: "
                                                        "<url>?wsdl")
+    binding: str | None = Field(default=None, description="the WSDL binding to call FL "
+                                "through, when the WSDL has several for FL's port type")
     auth: AuthStyle = "token"
-    username: str
+    username: str = Field(min_length=1, description="the bridge's own FL user: it logs in "
+                          "as it and finds its cases by it (RaisedByUser)")
     password: SecretStr
     timeout_seconds: float = Field(default=30, gt=0, le=300)
     connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
@@ -82,6 +94,11 @@ class LaganSettings(BaseModel):
                                     "create looks for a case it may already have opened")
     search_by_title: bool = Field(default=True, description="narrow that search by the title "
                                   "marker (off: read every bridge case in the window)")
+    search_page_size: int = Field(default=100, ge=10, le=5000, description="cases asked of "
+                                  "one search (ResultsLimit); keep it at or under the server's "
+                                  "own cap, which a reply does not show")
+    check_test_case: bool = Field(default=False, description="`connector check` opens a "
+                                  "test case, finds it as pull does, then closes it")
     verify_tls: bool = True
     ca_bundle: str | None = None
     proxy: str | None = Field(default=None, description="an HTTP(S) proxy to reach FL through; "
@@ -138,14 +155,25 @@ class LaganConnector:
     def __init__(self, settings: LaganSettings, context: ConnectorContext) -> None:
         self.settings = settings
         self.mapping: LaganMapping = context.mapping  # type: ignore[assignment]
+        self.user = settings.username
+        old = self.mapping.raised_by_user
+        if old is not None and old != settings.username:
+            raise ConfigError(issues=[ConfigIssue(
+                "mappings/lagan.yaml", None, "raised_by_user",
+                f"'{old}' differs from connector.username '{settings.username}': the bridge's "
+                "FL user is set once, as connector.username; delete raised_by_user")])
         wsdl = str(context.base_dir / settings.wsdl) if settings.wsdl else None
         self.wire = LaganWire(
             settings.url, auth=settings.auth, username=settings.username,
             password=settings.password.get_secret_value(), auth_url=settings.flauth_url(),
             wsdl=wsdl, codes=ErrorCodes(self.mapping.transient_error_codes,
-                                        self.mapping.auth_error_codes),
+                                        self.mapping.auth_error_codes,
+                                        self.mapping.permanent_error_codes,
+                                        self.mapping.unplaced_code_runs),
             timeout=(settings.connect_timeout_seconds, settings.timeout_seconds),
-            verify=settings.ca_bundle or settings.verify_tls, proxy=settings.proxy)
+            verify=settings.ca_bundle or settings.verify_tls, proxy=settings.proxy,
+            binding=settings.binding)
+        self.last_read: dict[str, int] = {}  # the last pull's figures, for logs and benchmarks
 
     # -- the Connector protocol -------------------------------------------------------------
     def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> LaganCaseRef:
@@ -176,81 +204,90 @@ class LaganConnector:
 
     def get_case(self, case_ref: str) -> LaganCaseSnapshot:
         case = self._details(case_ref)
-        notes = officer_notes(case, self.mapping)
+        notes = officer_notes(case, self.user)
         return LaganCaseSnapshot(case.ref, external_ref(case, self.mapping), case.crm_status,
                                  notes[-1].text.strip() if notes else None, case.modified,
                                  due=case.due.date() if case.due else None)
 
     def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]:
-        start = _parse_cursor(since)
-        cut = start - timedelta(seconds=self.settings.overlap_seconds) if start else None
-        cases = self._search(cut)
-        cases.sort(key=lambda c: c.modified or datetime.min.replace(tzinfo=UTC))
-        log.info("lagan fetch_updates: %d cases changed", len(cases))
-        high = start
-        for case in cases:
-            if case.modified is not None:
-                high = case.modified if high is None else max(high, case.modified)
-            cursor = high.strftime(_CURSOR) if high else (since or "")
-            yield from updates_for(case, self.mapping, cursor)
+        state = PullState.parse(since)
+        started = datetime.now(UTC)
+        criteria = self._criteria()
+        windowed = state.since is not None and self._modified_search_works()
+        if windowed:
+            assert state.since is not None
+            criteria["LastModifiedDateFrom"] = state.since - timedelta(
+                seconds=self.settings.overlap_seconds)
+        reader = CaseReader(self._search_raw, self.settings.search_page_size, state.cap,
+                            state.proven)
+        cases, edges = reader.read(criteria, () if windowed else state.edges)
+        changed = [(c, fp) for c in cases
+                   if state.prints.get(c.ref) != (fp := fingerprint(c, self.user))]
+        changed.sort(key=lambda pair: pair[0].modified or pair[0].opened or started)
+        self.last_read = {"cases": len(cases), "changed": len(changed),
+                          "searches": reader.searches, "windowed": int(windowed)}
+        log.info("lagan fetch_updates: %d cases read in %d searches, %d changed", len(cases),
+                 reader.searches, len(changed))
+        modified = [c.modified for c in cases if c.modified is not None]
+        final = PullState(since=max([*modified, *([state.since] if state.since else [])])
+                          if modified else (started if cases else state.since),
+                          edges=state.edges if windowed else edges,
+                          cap=reader.cap, proven=reader.proven)
+        yield from _with_cursors(changed, state, final, self.mapping, self.user)
 
     def health(self) -> None:
-        self._search(None, limit=1)
+        self._search_raw({**self._criteria(), "ResultsLimit": 1})
 
     def close(self) -> None:
         self.wire.close()
 
     # -- optional capability: `crm-bridge connector check` --------------------------------------
     def check(self, destinations: Sequence[ServiceDestination]) -> list[Finding]:
-        findings: list[Finding] = []
-        try:
-            self.wire.service()
-            findings.append(Finding(f"FL WSDL at {self.wire.wsdl}", True, "read and understood"))
-            self._search(None, limit=1)
-            findings.append(Finding(f"FL at {self.settings.url}", True,
-                                    f"accepts the bridge's login ({self.settings.auth})"))
-        except (TransientError, AuthError, PermanentError) as exc:
-            what = "the WSDL" if not findings else "the login"
-            return [*findings, Finding(f"FL at {self.settings.url}", False,
-                                       f"{what} failed: {exc}")]
-        for destination in destinations:
-            subject = f"service '{destination.id}' (crm_target '{destination.crm_target}')"
-            target = (self.mapping.classifications.get(destination.crm_target)
-                      or self.mapping.classifications.get(destination.id))
-            if target is None:
-                findings.append(Finding(subject, False, "has no ClassificationEventCode: add "
-                                        f"'{destination.crm_target}: {{code: N, queue: Q}}' "
-                                        "under classifications in mappings/lagan.yaml"))
-            elif target.queue is None:
-                findings.append(Finding(subject, False, f"classification {target.code} has no "
-                                        "queue: add queue: in mappings/lagan.yaml"))
-            else:
-                findings.append(Finding(subject, True, f"classification {target.code}, "
-                                        f"queue '{target.queue}'"))
-        return findings
+        from connectors.lagan_check import check
+
+        return check(self, destinations)
 
     def setup(self, destinations: Sequence[ServiceDestination]) -> list[Finding]:
         """FL's classifications and queues are made by Lagan's administrators, not the API."""
         return self.check(destinations)
 
+    def unplaced_codes(self) -> dict[str, str]:
+        """ErrorCodes FL answered in this run that the mapping does not place, each with what
+        to do (not FL's words, which may quote what was sent: ``wire`` keeps those)."""
+        seen = dict.fromkeys(self.wire.unplaced, "not placed in the mapping")
+        for code in self.wire.cleared_by_login:
+            seen.setdefault(code, "cleared by logging in again: add it to auth_error_codes")
+        return seen
+
     # -- helpers ------------------------------------------------------------------------------
-    def _search(self, since: datetime | None, *, title: str | None = None,
-                limit: int | None = None) -> list[CaseView]:
-        criteria: dict[str, Any] = {"RaisedByUser": {"UserID": self.mapping.raised_by_user}}
-        if title:
-            criteria["Title"] = title
-        if since is not None:
-            criteria["LastModifiedDateFrom"] = since
-        if limit:
-            criteria["ResultsLimit"] = limit
+    def _criteria(self) -> dict[str, Any]:
+        return {"RaisedByUser": {"UserID": self.user}}
+
+    def _search_raw(self, criteria: dict[str, Any]) -> list[CaseView]:
         found = self.wire.call("searchAndRetrieveCaseDetails", FWTCaseSearch=criteria,
                                Option=[self.mapping.detail_option])
         return [view(item) for item in (found or [])]
 
+    def _modified_search_works(self) -> bool:
+        """Whether FL honours a search by LastModifiedDateFrom: asked for cases modified
+        after tomorrow, a server that ignores the criterion answers with some."""
+        probe = {**self._criteria(), "ResultsLimit": 1,
+                 "LastModifiedDateFrom": datetime.now(UTC) + timedelta(days=1)}
+        works = not self._search_raw(probe)
+        if not works:
+            log.info("lagan: FL ignores LastModifiedDateFrom; reading every bridge case")
+        return works
+
     def _find(self, enquiry_id: str) -> CaseView | None:
-        since = datetime.now(UTC) - timedelta(days=self.settings.search_window_days)
-        title = self.mapping.marker(enquiry_id) if self.settings.search_by_title else None
-        for case in self._search(since, title=title):
+        """The case a run opened for the enquiry, if any: searched among the bridge's cases
+        opened in the last ``search_window_days`` (by the title marker too, unless off)."""
+        criteria = self._criteria()
+        criteria["CreatedAfter"] = datetime.now(UTC) - timedelta(
+            days=self.settings.search_window_days)
+        if self.settings.search_by_title:
+            criteria["Title"] = self.mapping.marker(enquiry_id)
+        reader = CaseReader(self._search_raw, self.settings.search_page_size)
+        for case in reader.read(criteria)[0]:
             if external_ref(case, self.mapping, enquiry_id) == enquiry_id:
                 return case
         return None
@@ -285,18 +322,32 @@ class LaganConnector:
                                    Option=[self.mapping.detail_option]))
 
 
+CHECKPOINT = 100
+"""Changed cases between two cursors that name their fingerprints (the rest carry the last
+one's): a crash re-reads at most this many, and cursors are not rebuilt for every case."""
+
+
+def _with_cursors(changed: Sequence[tuple[CaseView, str]], state: PullState, final: PullState,
+                  mapping: LaganMapping, user: str) -> Iterator[CaseUpdate]:
+    """Each changed case's updates. Only a case's last update may carry a cursor that holds
+    its new fingerprint (pull saves the cursor of a batch's last update, and a batch may
+    end inside a case); the others carry the cursor before it, so resuming from any saved
+    cursor reads that case again rather than skipping what it had not applied."""
+    head, body = state.head(), state.body()
+    cursor = head + body
+    for position, (case, fp) in enumerate(changed):
+        updates = updates_for(case, mapping, cursor, user)
+        body += f"{case.ref}={fp},"
+        if position == len(changed) - 1:
+            cursor = final.head() + body
+        elif (position + 1) % CHECKPOINT == 0:
+            cursor = head + body
+        updates[-1] = replace(updates[-1], cursor=cursor)
+        yield from updates
+
+
 def _case_number(case_ref: str) -> int:
     """FL takes the case reference as a number in CaseID and ParentId."""
     if not case_ref.strip().isdigit():
         raise PermanentError(f"'{case_ref}' is not a Lagan case reference (a number)")
     return int(case_ref)
-
-
-def _parse_cursor(since: str | None) -> datetime | None:
-    if not since:
-        return None
-    try:
-        return datetime.strptime(since, _CURSOR).replace(tzinfo=UTC)
-    except ValueError:
-        log.warning("lagan: cursor %r is not an FL timestamp; reading every case again", since)
-        return None

@@ -9,6 +9,7 @@ tolerantly: fields added after 2012 may be missing) to ``CaseView``s and ``CaseU
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from connectors.base import BaseMapping, CaseUpdate, Note
 from crm_bridge.models import Enquiry, ServiceDestination, Status
 
-__all__ = ["CaseView", "Classification", "LaganMapping", "case_request", "individual_request",
-           "note_text", "party_search_request", "status_event_id", "updates_for", "view"]
+__all__ = ["CaseView", "Classification", "LaganMapping", "case_request", "fingerprint",
+           "individual_request", "note_text", "party_search_request", "status_event_id",
+           "updates_for", "view"]
 
 CaseField = Literal["description", "location", "constituent_postcode", "reference"]
 PartyField = Literal["name", "email", "phone", "address", "postcode"]
@@ -40,12 +42,16 @@ class Classification(BaseModel):
 class LaganMapping(BaseMapping):
     """``mappings/lagan.yaml``; see the comments in that file for each key."""
 
-    raised_by_user: str = Field(min_length=1)
+    # Older mappings named the bridge's FL user here too; it is connector.username now. Still
+    # read so an old mapping loads, and refused by the connector when it differs.
+    raised_by_user: str | None = None
     classifications: dict[str, Classification]
     category_classifications: dict[str, Classification] = Field(default_factory=dict)
     closure_reasons: dict[str, Status] = Field(default_factory=dict)
     transient_error_codes: list[int] = Field(default_factory=list)
     auth_error_codes: list[int] = Field(default_factory=list)
+    permanent_error_codes: list[int] = Field(default_factory=list)
+    unplaced_code_runs: int = Field(default=5, ge=1, le=100)
     note_parent_type: int
     title: str = "{reference}: {category}"
     title_marker: str = "[bridge {external_id}]"
@@ -61,6 +67,16 @@ class LaganMapping(BaseMapping):
 
     @model_validator(mode="after")
     def _templates(self) -> LaganMapping:
+        lists = {"transient_error_codes": self.transient_error_codes,
+                 "auth_error_codes": self.auth_error_codes,
+                 "permanent_error_codes": self.permanent_error_codes}
+        seen: dict[int, str] = {}
+        for name, codes in lists.items():
+            for code in codes:
+                if code in seen:
+                    raise ValueError(f"ErrorCode {code} is in both {seen[code]} and {name}: "
+                                     "keep it in one")
+                seen[code] = name
         if "{external_id}" not in self.title_marker:
             raise ValueError("title_marker must hold {external_id}: the bridge finds its "
                              "cases by it when an external reference is missing")
@@ -186,6 +202,7 @@ class CaseView:
     due: datetime | None
     notes: tuple[FlNote, ...]
     closed: datetime | None = None  # the last closure, kept by FL on a reopened case (if)
+    opened: datetime | None = None
 
     @property
     def crm_status(self) -> str:
@@ -216,7 +233,8 @@ def view(details: Any) -> CaseView:
         raised_by=str(_get(_get(core, "RaisedByUser"), "UserID") or ""),
         external_refs=tuple(str(r) for r in refs),
         modified=_utc(_get(core, "LastModifiedDate")) or _utc(_get(core, "Closed")),
-        due=_utc(_get(core, "DueDate")), notes=tuple(notes), closed=_utc(_get(core, "Closed")))
+        due=_utc(_get(core, "DueDate")), notes=tuple(notes), closed=_utc(_get(core, "Closed")),
+        opened=_utc(_get(core, "Opened")))
 
 
 def external_ref(case: CaseView, mapping: LaganMapping, known: str | None = None) -> str | None:
@@ -233,9 +251,9 @@ def external_ref(case: CaseView, mapping: LaganMapping, known: str | None = None
     return None
 
 
-def officer_notes(case: CaseView, mapping: LaganMapping) -> list[FlNote]:
+def officer_notes(case: CaseView, bridge_user: str) -> list[FlNote]:
     """Notes written in FL by anyone but the bridge: the service's response to the enquiry."""
-    return [n for n in case.notes if n.user != mapping.raised_by_user and n.text.strip()]
+    return [n for n in case.notes if n.user != bridge_user and n.text.strip()]
 
 
 def status_event_id(case: CaseView) -> str:
@@ -256,18 +274,44 @@ def status_event_id(case: CaseView) -> str:
     return f"lagan-{case.ref}-status-{case.crm_status}{stamp}"
 
 
-def updates_for(case: CaseView, mapping: LaganMapping, cursor: str) -> list[CaseUpdate]:
-    """The case's status (with its closure reason) and each officer's note, once each: the
-    event id names the status transition (``status_event_id``) or the note's id, so
-    re-reading is harmless and each real transition is applied once."""
+def fingerprint(case: CaseView, bridge_user: str) -> str:
+    """What the bridge reads from a case, in a few characters: the status event's id and
+    the officers' notes (count and newest id). Equal fingerprints, nothing new to apply;
+    pull keeps one per case when FL gives no LastModifiedDate to go by."""
+    notes = officer_notes(case, bridge_user)
+    digest = zlib.crc32(status_event_id(case).encode()) & 0xFFFFFFFF
+    return f"{digest:08x}.{len(notes)}.{notes[-1].note_id if notes else ''}"
+
+
+def status_time(case: CaseView) -> datetime:
+    """When the case's present status can be said to hold from, at the latest.
+
+    FL gives no time of a status change. A closure has its Closed date. Any other status
+    held from no later than the case's opening, or its last closure (a reopen): that is
+    the time it is given, so it never overtakes a response the officer wrote after it,
+    and an "open" read today never undoes a note written yesterday.
+    """
+    if case.status.lower() == "closed" and case.closed:
+        return case.closed
+    times = [t for t in (case.opened, case.closed) if t is not None]
+    return max(times) if times else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def updates_for(case: CaseView, mapping: LaganMapping, cursor: str,
+                bridge_user: str) -> list[CaseUpdate]:
+    """The case's status (with its closure reason) and each officer's note, once each, in
+    the order they happened: the event id names the status transition
+    (``status_event_id``) or the note's id, so re-reading is harmless and each real
+    transition is applied once; times as ``status_time`` and the notes' Created dates."""
     ext = external_ref(case, mapping)
-    when = case.modified or datetime.now(UTC)
     updates = [CaseUpdate(event_id=status_event_id(case),
-                          case_ref=case.ref, external_ref=ext, occurred_at=when,
+                          case_ref=case.ref, external_ref=ext, occurred_at=status_time(case),
                           cursor=cursor, crm_status=case.crm_status)]
-    for note in officer_notes(case, mapping):
+    for note in officer_notes(case, bridge_user):
         updates.append(CaseUpdate(event_id=f"lagan-{case.ref}-note-{note.note_id}",
                                   case_ref=case.ref, external_ref=ext,
-                                  occurred_at=note.created or when, cursor=cursor,
-                                  response=note.text.strip(), actor=note.user))
+                                  occurred_at=note.created or status_time(case),
+                                  cursor=cursor, response=note.text.strip(),
+                                  actor=note.user))
+    updates.sort(key=lambda u: u.occurred_at)  # stable: a tie keeps the status first
     return updates

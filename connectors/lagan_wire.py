@@ -2,20 +2,30 @@
 
 It knows SOAP, the three authentication styles and FL's faults, and nothing of enquiries
 (``connectors/lagan_mapping.py`` maps those). The WSDL is read once, from ``<url>?wsdl``
-(through the same session, so HTTP Basic applies to it) or from a local copy, and every
-XML document (WSDL and replies) is parsed with zeep's safe settings: no DTD, no entities,
-no network fetches, no huge trees. A reply carrying a DOCTYPE or an entity is refused.
+(through the same session, so HTTP Basic applies to it) or from a local copy. The WSDL may
+import its schema: imports are fetched only from the configured server's own origin
+(scheme, host and port) or, for a local copy, from files in the copy's folder; anything
+else is refused. Every XML document (WSDL, schema, replies) is parsed with no DTD, no
+entities and no huge trees; a reply carrying a DOCTYPE or an entity is refused. The binding
+is taken from the WSDL: the one for FL's port type ``FLWebInterface`` (or the only one), or
+the one named in the settings when there are several.
 
 Every failure becomes a bridge error in one place, ``LaganWire.call`` (judged by
 ``translate``); never by SOAP faultcode, whose use by real servers is unknown:
 
     requests.Timeout, ConnectionError (reply lost)  → TransientError
     HTTP 5xx / 429 (an HTML page from Tomcat/Apache) → TransientError (Retry-After kept)
-    HTTP 401                                        → AuthError (token: re-authenticate once)
+    HTTP 404 / 410                                  → MisconfiguredError (no FL at the URL)
+    a WSDL that will not load, no usable binding    → MisconfiguredError
+    HTTP 401                                        → AuthError (after one fresh login)
     HTTP 403                                        → AuthError
-    Fault with FWTException ErrorCode in auth_codes → AuthError (token: re-authenticate once)
+    Fault with FWTException ErrorCode in auth_codes → AuthError (after one fresh login)
     Fault with ErrorCode in transient_codes         → TransientError
-    any other Fault (FWTException or schema refusal) → PermanentError, with the server's words
+    Fault with ErrorCode in permanent_codes         → PermanentError, with the server's words
+    Fault with an ErrorCode in none of the lists    → UnplacedCodeError (after one fresh login
+                                                      and retry: an expired login on a site
+                                                      whose code is not listed yet)
+    a Fault with no ErrorCode (a schema refusal)    → PermanentError, with the server's words
     a reply with a DOCTYPE / entity                 → PermanentError (refused, never parsed)
     a 200 reply that is not the XML expected        → TransientError
 """
@@ -26,21 +36,32 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import requests
 from lxml import etree
 from requests.adapters import HTTPAdapter
-from zeep import Client, Settings, Transport
+from zeep import Client, Settings
 from zeep import exceptions as zx
 
-from crm_bridge.errors import AuthError, ConnectorError, PermanentError, TransientError
+from connectors.lagan_transport import OffOrigin, SafeTransport
+from crm_bridge.errors import (
+    AuthError,
+    ConnectorError,
+    MisconfiguredError,
+    PermanentError,
+    TransientError,
+    UnplacedCodeError,
+)
 
-__all__ = ["FLT", "AuthStyle", "ErrorCodes", "LaganWire", "translate"]
+__all__ = ["FLS", "FLT", "AuthStyle", "ErrorCodes", "LaganWire", "translate"]
 
 log = logging.getLogger(__name__)
 
 FLT = "http://www.lagan.com/wsdl/FLTypes"
+FLS = "http://www.lagan.com/wsdl/FLService"
+PORT_TYPE = "FLWebInterface"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 _PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"  # noqa: S105 (a URI)
@@ -49,7 +70,9 @@ _PASSWORD_TEXT = ("http://docs.oasis-open.org/wss/2004/01/"  # noqa: S105 (a URI
 AuthStyle = Literal["token", "username_token", "basic"]
 T = TypeVar("T")
 
-_SAFE = {"forbid_dtd": True, "forbid_entities": True, "forbid_external": True,
+# Imports are allowed through zeep, then judged by ``_Transport.load`` (same origin or the
+# local copy's folder only): zeep's own switch forbids every one, the server's own included.
+_SAFE = {"forbid_dtd": True, "forbid_entities": True, "forbid_external": False,
          "xml_huge_tree": False}
 _REPLY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                                 huge_tree=False)
@@ -57,10 +80,13 @@ _REPLY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dt
 
 @dataclass(frozen=True)
 class ErrorCodes:
-    """The FWTException ErrorCodes a site uses for 'try later' and 'bad login' (mapping)."""
+    """Where the mapping places a site's FWTException ErrorCodes: 'try later', 'bad login',
+    'refused for good'; any other code is retried on ``hold_after`` runs, then held."""
 
     transient: Collection[int] = ()
     auth: Collection[int] = ()
+    permanent: Collection[int] = ()
+    hold_after: int = 5
 
 
 class _AuthFault(AuthError):
@@ -83,6 +109,9 @@ def _fwt(fault: zx.Fault) -> tuple[int | None, str]:
 
 
 def _status_error(status: int, what: str, retry_after: str | None = None) -> ConnectorError:
+    if status in (404, 410):
+        return MisconfiguredError(f"{what}: HTTP {status}, nothing answers at that address: "
+                                  "check connector.url (…/lagan/services/FL) or connector.wsdl")
     if status == 401:
         return _AuthFault(f"{what}: HTTP 401, the user name, password or token was not "
                           "accepted")
@@ -110,11 +139,16 @@ def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
     if isinstance(exc, zx.Fault):
         code, message = _fwt(exc)
         said = f"{what} was refused: {message}" + (f" (ErrorCode {code})" if code else "")
-        if code is not None and code in codes.auth:
+        if code is None or code in codes.permanent:
+            return PermanentError(said)
+        if code in codes.auth:
             return _AuthFault(said)
-        if code is not None and code in codes.transient:
+        if code in codes.transient:
             return TransientError(said)
-        return PermanentError(said)
+        return UnplacedCodeError(
+            f"{what}: FL answered \"{message}\" (ErrorCode {code}, not placed in "
+            "mappings/lagan.yaml: add it to transient_error_codes, permanent_error_codes or "
+            "auth_error_codes)", str(code), message, codes.hold_after)
     if isinstance(exc, zx.TransportError):
         return _status_error(exc.status_code, what) if exc.status_code != 200 else (
             TransientError(f"{what}: the reply was not the XML expected"))
@@ -124,20 +158,6 @@ def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
     if isinstance(exc, zx.Error | etree.XMLSyntaxError | ValueError):
         return TransientError(f"{what}: the reply was not understood ({type(exc).__name__})")
     raise exc
-
-
-class _Transport(Transport):
-    """zeep's transport, but an HTTP error that is not a SOAP reply (Tomcat's HTML page, an
-    empty 401) is raised as such before zeep parses it: the status, not the page, says what
-    happened, and a well-formed XHTML page with a DOCTYPE must not read as an XXE attempt."""
-
-    def post(self, address: str, message: bytes | str, headers: dict[str, str]
-             ) -> requests.Response:
-        reply: requests.Response = super().post(  # type: ignore[no-untyped-call]
-            address, message, headers)
-        if reply.status_code >= 400 and "xml" not in reply.headers.get("Content-Type", ""):
-            raise requests.HTTPError(f"HTTP {reply.status_code}", response=reply)
-        return reply
 
 
 def _security(child: etree._Element) -> etree._Element:
@@ -160,8 +180,9 @@ class LaganWire:
     def __init__(self, url: str, *, auth: AuthStyle, username: str, password: str,
                  auth_url: str, wsdl: str | None, codes: ErrorCodes,
                  timeout: tuple[float, float], verify: bool | str = True,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None, binding: str | None = None) -> None:
         self.url = url
+        self.binding_name = binding
         self.auth_url = auth_url
         self.style = auth
         self._username = username
@@ -185,6 +206,11 @@ class LaganWire:
         self._client: Any = None
         self._service: Any = None
         self._header: etree._Element | None = None
+        self.binding: str | None = None  # the binding's QName, once the WSDL is read
+        # ErrorCodes FL answered that the mapping does not place, with FL's words; and
+        # those a fresh login cleared (an expired login whose code is not listed yet).
+        self.unplaced: dict[str, str] = {}
+        self.cleared_by_login: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"LaganWire({self.url!r}, auth={self.style!r})"  # never the password
@@ -194,26 +220,71 @@ class LaganWire:
 
     # -- setup, once per run -----------------------------------------------------------------
     def service(self) -> Any:
-        """The zeep service proxy; the WSDL is fetched and parsed on the first call only."""
+        """The zeep service proxy; the WSDL is fetched and parsed on the first call only.
+
+        A WSDL that cannot be fetched because the server is down or slow is transient; one
+        that is not there (404), will not parse, refers outside the server, or has no
+        binding for FL's port type is a ``MisconfiguredError``: no later run will fare
+        better until the settings change."""
         if self._service is None:
+            local = not self.wsdl.startswith(("http://", "https://"))
+            folder = Path(self.wsdl.removeprefix("file://")).resolve().parent if local else None
+            what = f"the FL WSDL at {self.wsdl}"
+
             def load() -> Any:
-                transport = _Transport(  # type: ignore[no-untyped-call]
-                    session=self.session, timeout=self.timeout[1],
-                                      operation_timeout=self.timeout[1])
+                transport = SafeTransport(origin=self.url, folder=folder, session=self.session,
+                                       timeout=self.timeout[1],
+                                       operation_timeout=self.timeout[1])
                 return Client(self.wsdl, transport=transport,  # type: ignore[no-untyped-call]
                               settings=Settings(**_SAFE))
-            self._client = self._guard(f"the FL WSDL at {self.wsdl}", load)
-            self._service = self._client.create_service(
-                "{http://www.lagan.com/wsdl/FLService}FLSoapBinding", self.url)
+            try:
+                client = load()
+            except (requests.RequestException, ConnectorError) as exc:
+                raise translate(exc, what, self.codes) from exc
+            except (zx.Error, etree.Error, ValueError, OSError, OffOrigin) as exc:
+                raise MisconfiguredError(f"{what} will not load: {_said(exc)}; check "
+                                         "connector.url or connector.wsdl") from exc
+            binding = self._pick_binding(client, what)
+            self._client = client
+            self._service = client.create_service(binding, self.url)
+            self.binding = binding
         return self._service
+
+    def _pick_binding(self, client: Any, what: str) -> str:
+        """The binding to call FL through, as the WSDL names it: the one named in the
+        settings, else the only SOAP binding of FL's port type (or the only one at all)."""
+        bindings = {str(qname): b for qname, b in client.wsdl.bindings.items()}
+        names = sorted(bindings)
+        if self.binding_name:
+            for qname in names:
+                if self.binding_name in (qname, qname.rsplit("}", 1)[-1]):
+                    return qname
+            raise MisconfiguredError(f"{what} has no binding '{self.binding_name}' (it has: "
+                                     f"{', '.join(names) or 'none'}): fix connector.binding")
+        fl = [q for q, b in bindings.items()
+              if getattr(getattr(b, "port_type", None), "name", None) in
+              (f"{{{FLS}}}{PORT_TYPE}", PORT_TYPE)]
+        chosen = fl or names
+        if len(chosen) == 1:
+            return chosen[0]
+        if not chosen:
+            raise MisconfiguredError(f"{what} declares no binding: it is not FL's WSDL")
+        raise MisconfiguredError(f"{what} has several bindings ({', '.join(sorted(chosen))}): "
+                                 "name one in connector.binding")
 
     def _headers(self, fresh: bool = False) -> list[etree._Element]:
         if self.style == "username_token":
-            if self._header is None:
+            if self._header is None or fresh:
                 self._header = username_token(self._username, self._password)
         elif self.style == "token" and (self._header is None or fresh):
             self._header = self._authenticate()
         return [self._header] if self._header is not None else []
+
+    def _login_again(self) -> None:
+        """A fresh login in the configured style: a new FLAuth token, a new UsernameToken
+        header, and (every style) no session cookie a server may have tied an old login to."""
+        self.session.cookies.clear()
+        self._headers(fresh=True)
 
     def _authenticate(self) -> etree._Element:
         """FLAuth ``authenticate``: the token is in the reply's SOAP header, which the WSDL does
@@ -263,22 +334,40 @@ class LaganWire:
     def call(self, operation: str, **request: Any) -> Any:
         """``operation`` with the request element's fields; one INFO line, no values logged.
 
-        With token auth, a refused login (an auth-coded fault or HTTP 401: an expired token
-        may be answered either way) gets one fresh token and one more try; a second
-        refusal is an ``AuthError``.
+        In every auth style a refused login (an auth-coded fault or HTTP 401: an expired
+        login may be answered either way) gets one fresh login and one more try; a second
+        refusal is an ``AuthError``. A fault whose ErrorCode the mapping does not place gets
+        the same one fresh login and try (a site's "session expired" code may not be listed
+        yet): if that clears it, the code is remembered as one a fresh login cleared.
         """
         service = self.service()
         started = time.perf_counter()
         method = getattr(service, operation)
+
+        def once() -> Any:
+            return self._guard(f"FL {operation}",
+                               lambda: method(**request, _soapheaders=self._headers()))
         try:
-            result = self._guard(f"FL {operation}",
-                                 lambda: method(**request, _soapheaders=self._headers()))
+            result = once()
         except _AuthFault:
-            if self.style != "token":
+            log.info("lagan %s: login refused (expired?); logging in again", operation)
+            self._login_again()
+            result = once()
+        except UnplacedCodeError as first:
+            log.info("lagan %s: ErrorCode %s is not placed in the mapping; logging in again "
+                     "and trying once more", operation, first.code)
+            self._login_again()
+            try:
+                result = once()
+            except UnplacedCodeError as again:
+                self.unplaced[again.code] = again.crm_message
                 raise
-            log.info("lagan %s: login refused (token expired?); authenticating again", operation)
-            self._headers(fresh=True)
-            result = self._guard(f"FL {operation}",
-                                 lambda: method(**request, _soapheaders=self._headers()))
+            self.cleared_by_login[first.code] = first.crm_message
         log.info("lagan %s ok (%.0f ms)", operation, (time.perf_counter() - started) * 1000)
         return result
+
+
+def _said(exc: BaseException) -> str:
+    """An exception in words, for a message: its text, or its kind when it has none."""
+    text = " ".join(str(exc).split())
+    return f"{text} ({type(exc).__name__})" if text else type(exc).__name__

@@ -7,8 +7,12 @@
     ├── StoreUnavailable       the state store cannot be reached, opened or written: exit 3
     └── ConnectorError         anything a CRM connector raises
         ├── TransientError     (ConnectorUnavailable) retry later: refused, timeout, 5xx, 429
+        │   └── UnplacedCodeError  an error code the mapping does not place: retried on a
+        │                          bounded number of runs, then the item is held (failed)
         ├── PermanentError     (ConnectorRejected) the CRM refused the data: do not retry, show why
-        └── AuthError          (ConnectorAuthError) credentials refused: stop the run
+        ├── AuthError          (ConnectorAuthError) credentials refused: stop the run
+        └── MisconfiguredError the connection's settings do not fit the CRM (no service at
+                               the URL, a WSDL that will not load): stop the run, fail nothing
 
 Connectors translate their vendor's errors into these at one boundary each, so
 sync decides what to do from the type alone.
@@ -26,10 +30,12 @@ __all__ = [
     "ConnectorUnavailable",
     "CrmBridgeError",
     "InputError",
+    "MisconfiguredError",
     "NotFoundError",
     "PermanentError",
     "StoreUnavailable",
     "TransientError",
+    "UnplacedCodeError",
 ]
 
 from dataclasses import dataclass
@@ -98,12 +104,34 @@ class TransientError(ConnectorError):
         super().__init__(message)
 
 
+class UnplacedCodeError(TransientError):
+    """The CRM answered with an error code its mapping does not say is transient, permanent
+    or a refused login. It may pass, so it is retried, but only on ``hold_after`` runs in
+    all: then the item is held for the admin (failed, with the CRM's own words), who places
+    the code in the mapping and retries.
+
+    ``code`` is the CRM's code and ``crm_message`` its words, for the run's report.
+    """
+
+    def __init__(self, message: str, code: str, crm_message: str, hold_after: int) -> None:
+        self.code = code
+        self.crm_message = crm_message
+        self.hold_after = hold_after
+        super().__init__(message)
+
+
 class PermanentError(ConnectorError):
     """The CRM refused the data; retrying the same call will not help."""
 
 
 class AuthError(ConnectorError):
     """The CRM refused the bridge's credentials; nothing will work until they are fixed."""
+
+
+class MisconfiguredError(ConnectorError):
+    """The connection's settings do not fit the CRM: nothing answers at the URL (HTTP 404),
+    its service description will not load, or names nothing the connector can use. No
+    item is to blame, so the run stops and fails none of them."""
 
 
 # The names used by the design card.

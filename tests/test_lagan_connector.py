@@ -16,7 +16,15 @@ import pytest
 import requests
 import yaml
 from support.connector_kit import make_enquiry
-from support.lagan_double import BAD_CLASSIFICATION, BUSY, Failure, LaganDouble, lagan_double
+from support.lagan_double import (
+    AUTH_FAILED,
+    BAD_CLASSIFICATION,
+    BUSY,
+    NOT_FOUND,
+    Failure,
+    LaganDouble,
+    lagan_double,
+)
 
 from connectors.base import ConnectorContext, Note
 from connectors.lagan import LaganCaseRef, LaganCaseSnapshot, LaganConnector, LaganSettings
@@ -25,8 +33,13 @@ from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import ServiceDestination, Status
 
 REPO = Path(__file__).resolve().parents[1]
-MAPPING = LaganMapping.model_validate(
+SHIPPED = LaganMapping.model_validate(
     yaml.safe_load((REPO / "mappings" / "lagan.yaml").read_text(encoding="utf-8")))
+# The shipped mapping places no ErrorCode (a site's are unknown); a site places its own,
+# as here the stock double's.
+MAPPING = SHIPPED.model_copy(update={"transient_error_codes": [BUSY],
+                                     "auth_error_codes": [AUTH_FAILED],
+                                     "permanent_error_codes": [NOT_FOUND, BAD_CLASSIFICATION]})
 ROADS = ServiceDestination(id="roads", name="Roads", crm_target="Roads", response_days=10,
                            contact="roads@example.gov.uk")
 
@@ -69,6 +82,20 @@ def test_an_expired_token_is_renewed_once(make: Any) -> None:
         double.expire_tokens()
         case = connector.create_case(make_enquiry(ROADS), ROADS)
         assert case.created
+
+
+@pytest.mark.parametrize("style", ["username_token", "basic"])
+def test_a_listed_auth_code_logs_in_again_in_every_style(style: str, make: Any) -> None:
+    """A session behind UsernameToken or Basic may expire too: one fresh login, one retry."""
+    with lagan_double(auth=style) as double:
+        connector = make(double)
+        connector.health()
+        double.fail_next("FWTCaseCreate", Failure("fault", AUTH_FAILED, "Session expired"))
+        assert connector.create_case(make_enquiry(ROADS), ROADS).created
+        for _ in range(2):
+            double.fail_next("FWTCaseCreate", Failure("fault", AUTH_FAILED, "Session expired"))
+        with pytest.raises(AuthError, match="Session expired"):
+            connector.create_case(make_enquiry(ROADS), ROADS)
 
 
 def test_an_expired_token_answered_with_http_401_is_renewed_once(make: Any) -> None:
@@ -188,8 +215,11 @@ def test_check_names_what_an_admin_must_fix(make: Any) -> None:
                                contact="parks@example.gov.uk")
     with lagan_double() as double:
         findings = make(double).check([ROADS, other])
-        assert [f.ok for f in findings] == [True, True, True, False]
+        assert [f.ok for f in findings] == [True, True, False, True, False]
+        assert "finds no case raised by this user" in findings[2].detail
         assert "under classifications in mappings/lagan.yaml" in findings[-1].detail
+        make(double).create_case(make_enquiry(ROADS), ROADS)
+        assert make(double).check([ROADS])[2].ok
         bad = make(double, password="wrong").check([ROADS])
         assert not bad[-1].ok and "login failed" in bad[-1].detail
 

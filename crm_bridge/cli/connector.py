@@ -19,7 +19,7 @@ from connectors.base import Finding, SupportsSetup
 from crm_bridge.app import Bridge
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option
-from crm_bridge.errors import AuthError, PermanentError, TransientError
+from crm_bridge.errors import AuthError, MisconfiguredError, PermanentError, TransientError
 from crm_bridge.registry import configured_class
 
 __all__ = ["connector"]
@@ -49,7 +49,18 @@ def setup(ctx: CliContext, as_json: bool) -> None:
 def _findings(bridge: Bridge, setup: bool) -> list[Finding]:
     kind = bridge.config.connector.type
     subject = f"connector '{kind}'"
-    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup)
+    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup) + _unplaced(bridge)
+
+
+def _unplaced(bridge: Bridge) -> list[Finding]:
+    """Error codes sync met that the mapping does not place (the store remembers them)."""
+    from crm_bridge.sync.codes import unplaced_in_store
+
+    return [Finding(f"CRM error code {code}", False,
+                    f"\"{words}\" held up {count} item(s) and is not placed in the mapping: "
+                    "add it to transient_error_codes, permanent_error_codes or "
+                    "auth_error_codes, then `crm-bridge enquiry retry --all-failed`")
+            for code, (words, count) in sorted(unplaced_in_store(bridge.engine).items())]
 
 
 def _crm_findings(bridge: Bridge, subject: str, setup: bool) -> list[Finding]:
@@ -65,7 +76,7 @@ def _crm_findings(bridge: Bridge, subject: str, setup: bool) -> list[Finding]:
     except AuthError as exc:
         return [Finding(subject, False, f"refused the bridge: {exc}; check the credentials "
                                         "and the environment variables they come from")]
-    except PermanentError as exc:
+    except (PermanentError, MisconfiguredError) as exc:
         return [Finding(subject, False, str(exc))]
     detail = "answers; it has nothing to set up" if setup else "answers"
     return [Finding(subject, True, detail)]

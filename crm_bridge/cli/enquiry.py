@@ -24,7 +24,7 @@ from crm_bridge.store.enquiries import (
     list_enquiries,
     set_fields,
 )
-from crm_bridge.store.tables import outbox
+from crm_bridge.store.tables import enquiries, outbox
 
 __all__ = ["enquiry"]
 
@@ -234,30 +234,81 @@ def show(ctx: CliContext, reference: str, as_json: bool) -> None:
 
 
 @enquiry.command("retry")
-@click.argument("reference")
+@click.argument("reference", required=False)
+@click.option("--all-failed", is_flag=True,
+              help="Every enquiry whose work the CRM refused (narrow with the options below).")
+@click.option("--reason", metavar="TEXT",
+              help="With --all-failed: only those whose CRM error contains TEXT "
+                   "(e.g. 'ErrorCode 9999').")
+@click.option("--service", metavar="ID", help="With --all-failed: only this service's.")
+@json_option
 @click.pass_obj
-def retry(ctx: CliContext, reference: str) -> None:
-    """Queue a failed enquiry to be sent again on the next sync."""
+def retry(ctx: CliContext, reference: str | None, all_failed: bool, reason: str | None,
+          service: str | None, as_json: bool) -> None:
+    """Queue a failed enquiry (or, with --all-failed, every one) to be sent again on the
+    next sync."""
     bridge = ctx.bridge()
+    if not all_failed and (reason or service):
+        raise InputError("--reason" if reason else "--service", "goes with --all-failed")
+    if all_failed == bool(reference):
+        raise InputError("REFERENCE", "give one enquiry's reference, or --all-failed")
+    if all_failed:
+        _check_id(bridge, "--service", service, [s.id for s in bridge.config.services])
+        queued = _retry_all(bridge, reason, service)
+        if as_json:
+            emit_json({"queued": queued})
+        else:
+            click.echo(f"{len(queued)} enquiries queued: they will be sent on the next sync"
+                       if queued else "nothing to retry: no failed enquiry matches")
+        return
+    assert reference is not None
     found = _load(bridge, reference)
     now = datetime.now().astimezone()
     with bridge.engine.begin() as conn:
-        changed = conn.execute(
-            outbox.update()
-            .where(outbox.c.enquiry_id == str(found.id), outbox.c.state == "failed")
-            .values(state="pending", not_before=None, last_error=None)
-        ).rowcount
-        if not changed:
+        if not _requeue(conn, str(found.id), found.status, now):
             pending = conn.execute(select(outbox.c.id).where(
                 outbox.c.enquiry_id == str(found.id), outbox.c.state == "pending")).first()
             raise NotFoundError(f"{found.reference} has nothing to retry" +
                              (": it is already waiting for the next sync" if pending else ""))
-        new_status = None
-        if found.status is Status.FAILED_TO_SEND:
-            new_status = Status.LOGGED
-            set_fields(conn, str(found.id), now, status=new_status.value, failure_reason=None)
-        add_history(conn, str(found.id), now, "requeued", getpass.getuser(),
-                    "queued to send again on the next sync", new_status)
-    click.echo(f"{found.reference} queued: it will be sent on the next sync")
+    if as_json:
+        emit_json({"queued": [found.reference]})
+    else:
+        click.echo(f"{found.reference} queued: it will be sent on the next sync")
 
 
+def _requeue(conn: Any, enquiry_id: str, status: Status, now: datetime) -> bool:
+    """The enquiry's failed outbox rows pending again, in one transaction with its status
+    and history; False when it had none."""
+    changed = conn.execute(
+        outbox.update()
+        .where(outbox.c.enquiry_id == enquiry_id, outbox.c.state == "failed")
+        .values(state="pending", not_before=None, last_error=None, attempts=0)
+    ).rowcount
+    if not changed:
+        return False
+    new_status = None
+    if status is Status.FAILED_TO_SEND:
+        new_status = Status.LOGGED
+        set_fields(conn, enquiry_id, now, status=new_status.value, failure_reason=None)
+    add_history(conn, enquiry_id, now, "requeued", getpass.getuser(),
+                "queued to send again on the next sync", new_status)
+    return True
+
+
+def _retry_all(bridge: Bridge, reason: str | None, service: str | None) -> list[str]:
+    """Every failed outbox row (matching the filters) pending again, all in one transaction."""
+    e = enquiries.c
+    query = (select(e.id, e.reference, e.status).distinct()
+             .join(outbox, outbox.c.enquiry_id == e.id)
+             .where(outbox.c.state == "failed").order_by(e.reference))
+    if reason:
+        query = query.where(outbox.c.last_error.contains(reason, autoescape=True))
+    if service:
+        query = query.where(e.service_id == service)
+    now = datetime.now().astimezone()
+    queued = []
+    with bridge.engine.begin() as conn:
+        for row in conn.execute(query).all():
+            if _requeue(conn, row.id, Status(row.status), now):
+                queued.append(row.reference)
+    return queued

@@ -1,8 +1,9 @@
 """`sync`: push the outbox, pull CRM updates, mark overdue, send reminders. Run it from cron.
 
 Exit 0: all done (or another run holds the lock); 1: some items failed or wait for a
-retry, or the CRM refused our credentials; 2: configuration or usage error; 3: the state
-store cannot be reached or written. With --json every outcome prints one JSON object.
+retry, or the CRM refused our credentials; 2: configuration or usage error, the CRM
+connection's settings included (nothing at its URL: the run stops, failing no enquiry); 3: the
+state store cannot be reached or written. With --json every outcome prints one JSON object.
 """
 
 from __future__ import annotations
@@ -52,5 +53,7 @@ def sync(ctx: CliContext, only: tuple[str, ...], dry_run: bool, as_json: bool) -
         click.echo(report.summary())
         if report.aborted:
             click.echo(f"error: sync stopped: {report.aborted}", err=True)
+    if report.misconfigured:
+        raise click.exceptions.Exit(2)
     if not report.ok:
         raise click.exceptions.Exit(1)

@@ -13,7 +13,9 @@ on PostgreSQL another process's pull may already have applied the CRM's own stat
 
 A row the CRM could not take now waits (``RetryPolicy.requeue_after``, doubling, and no
 sooner than the CRM's Retry-After); after ``stop_after`` such rows in a row the CRM is
-taken to be down and push stops, leaving the rest for the next run.
+taken to be down and push stops, leaving the rest for the next run. A row refused with an
+error code the mapping does not place (``UnplacedCodeError``) waits the same way, but on
+its ``hold_after``-th run it is held: failed, with the CRM's words, for the admin.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy import Connection, Engine, bindparam, case, or_, select, update
 
 from connectors.base import CaseRef, Connector, Note
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.errors import PermanentError, TransientError
+from crm_bridge.errors import PermanentError, TransientError, UnplacedCodeError
 from crm_bridge.models import Status
 from crm_bridge.store.enquiries import (
     add_history,
@@ -142,28 +144,45 @@ class _Push:
             return
         try:
             self.send(claim, row)
+        except UnplacedCodeError as exc:
+            self.report.unplaced_codes.setdefault(exc.code, "not placed in the mapping")
+            if claim.attempts + 1 >= exc.hold_after:
+                self.fail(claim, row, PermanentError(
+                    f"{exc} (held after {claim.attempts + 1} runs; once the code is placed, "
+                    "`crm-bridge enquiry retry --all-failed` sends it again)"))
+            else:
+                self.defer(claim, row, exc)
         except TransientError as exc:
-            self._failing += 1
-            self.report.deferred += 1
-            wait = requeue_delay(self.policy, claim.attempts, exc.retry_after)
-            with claim.writer() as conn:
-                mark_retry(conn, claim, str(exc), self.clock() + wait)
-            log.warning("push %s %s deferred for %.0f s: %s", claim.kind, row.reference,
-                        wait.total_seconds(), exc)
+            self.defer(claim, row, exc)
         except PermanentError as exc:
-            self._failing = 0
-            self.report.failed += 1
-            with claim.writer() as conn:
-                mark_failed(conn, claim, str(exc), self.now)
-                if claim.kind == "create_case":
-                    set_fields(conn, claim.enquiry_id, self.now,
-                               status=Status.FAILED_TO_SEND.value, failure_reason=str(exc))
-                add_history(conn, claim.enquiry_id, self.now, "failed_to_send", ACTOR, str(exc),
-                            Status.FAILED_TO_SEND if claim.kind == "create_case" else None)
-            # The CRM's reason can quote what was sent: it goes to the store, not the log.
-            log.warning("push %s %s rejected by the CRM", claim.kind, row.reference)
+            self.fail(claim, row, exc)
         else:
             self._failing = 0
+
+    def defer(self, claim: Claim, row: Any, exc: TransientError) -> None:
+        self._failing += 1
+        self.report.deferred += 1
+        wait = requeue_delay(self.policy, claim.attempts, exc.retry_after)
+        with claim.writer() as conn:
+            mark_retry(conn, claim, str(exc), self.clock() + wait)
+        # An unplaced code's words may quote what was sent: the store has them, not the log.
+        said = (f"error code {exc.code}, not placed in the mapping"
+                if isinstance(exc, UnplacedCodeError) else str(exc))
+        log.warning("push %s %s deferred for %.0f s: %s", claim.kind, row.reference,
+                    wait.total_seconds(), said)
+
+    def fail(self, claim: Claim, row: Any, exc: PermanentError) -> None:
+        self._failing = 0
+        self.report.failed += 1
+        with claim.writer() as conn:
+            mark_failed(conn, claim, str(exc), self.now)
+            if claim.kind == "create_case":
+                set_fields(conn, claim.enquiry_id, self.now,
+                           status=Status.FAILED_TO_SEND.value, failure_reason=str(exc))
+            add_history(conn, claim.enquiry_id, self.now, "failed_to_send", ACTOR, str(exc),
+                        Status.FAILED_TO_SEND if claim.kind == "create_case" else None)
+        # The CRM's reason can quote what was sent: it goes to the store, not the log.
+        log.warning("push %s %s rejected by the CRM", claim.kind, row.reference)
 
     def send(self, claim: Claim, row: Any) -> None:
         if claim.kind == "create_case":

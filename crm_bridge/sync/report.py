@@ -22,6 +22,11 @@ class SyncReport:
     duration: float = 0.0
     problems: list[str] = field(default_factory=list)
     aborted: str | None = None
+    misconfigured: bool = False  # aborted because the CRM connection's settings are wrong
+    # Error codes the CRM answered that its mapping does not place: code → what to do. Not
+    # the CRM's words, which may quote what was sent (`enquiry show` and `connector check`
+    # give them), as this report goes to cron's log.
+    unplaced_codes: dict[str, str] = field(default_factory=dict)
     # Steps another sync process was running (PostgreSQL): step → who holds it.
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -41,6 +46,9 @@ class SyncReport:
         if self.skipped:
             holders = sorted(set(self.skipped.values()))
             text += f"; {', '.join(self.skipped)} skipped: {'; '.join(holders)}"
+        if self.unplaced_codes:
+            text += "; CRM error codes to place in the mapping: " + "; ".join(
+                f"{code} ({advice})" for code, advice in sorted(self.unplaced_codes.items()))
         return f"{text}; stopped: {self.aborted}" if self.aborted else text
 
     def as_dict(self) -> dict[str, Any]:

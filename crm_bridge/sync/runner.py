@@ -13,8 +13,9 @@ Who runs what at once:
   lock of its own (``sync:pull``, ...) without waiting, and a process that finds one taken
   skips that step and says so (``SyncReport.skipped``); the holder does it.
 
-An AuthError stops push and pull (nothing will work until the credentials are fixed); the
-steps that do not talk to the CRM still run.
+An AuthError or a MisconfiguredError (no CRM at the URL, a service description that will
+not load) stops push and pull, failing no enquiry: nothing will work until the credentials
+or settings are fixed. The steps that do not talk to the CRM still run.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import Engine
 
 from connectors.base import BaseMapping, Connector
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.errors import AuthError, TransientError
+from crm_bridge.errors import AuthError, MisconfiguredError, TransientError
 from crm_bridge.reminders.step import run_reminders
 from crm_bridge.store.locks import LockBusy, current_holder, held
 from crm_bridge.sync.overdue import mark_overdue
@@ -109,6 +110,7 @@ def run_sync(
             with _step_lock(engine, step, now, concurrent, report) as mine:
                 if mine:
                     _run_step(step, steps[step], report)
+    _note_unplaced(connector, report)
     report.duration = time.perf_counter() - started
     return report
 
@@ -119,11 +121,24 @@ def _run_step(step: str, run: Callable[[], None], report: SyncReport) -> None:
     except AuthError as exc:
         report.aborted = f"the CRM refused the bridge's credentials: {exc}"
         log.error("sync stopped: %s", report.aborted)
+    except MisconfiguredError as exc:
+        report.aborted = f"the CRM connection is misconfigured: {exc}"
+        report.misconfigured = True
+        log.error("sync stopped: %s", report.aborted)
     except TransientError as exc:  # pull's retries are spent; it resumes from its cursor
         report.deferred += 1
         report.problems.append(f"{step}: the CRM could not be reached ({exc}); the next sync "
                                "carries on from where this one stopped")
         log.warning("%s stopped: %s", step, exc)
+
+
+def _note_unplaced(connector: Connector, report: SyncReport) -> None:
+    """Error codes the connector met that its mapping does not place (an optional
+    capability: ``unplaced_codes() -> {code: what to do}``), for the admin."""
+    seen = getattr(connector, "unplaced_codes", None)
+    if callable(seen):
+        for code, advice in dict(seen()).items():
+            report.unplaced_codes[str(code)] = str(advice)
 
 
 @contextmanager

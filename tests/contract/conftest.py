@@ -27,6 +27,7 @@ import pytest
 import yaml
 from support.connector_kit import closed_port
 from support.lagan_double import LaganDouble, lagan_double
+from support.lagan_double.server import Personality
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
 
 from connectors.base import BaseMapping, Connector, ConnectorContext, Note
@@ -245,12 +246,14 @@ class LaganContractOfficer:
         return [n.text for n in self.double.store.cases[case_ref].notes]
 
 
-@backend_factory("lagan", features={"credentials"})
-def lagan(tmp_path: Path) -> Iterator[Backend]:
-    mapping = _mapping(LaganMapping, "lagan")
-    assert isinstance(mapping, LaganMapping)
+def _lagan(tmp_path: Path, personality: Personality) -> Iterator[Backend]:
+    shipped = _mapping(LaganMapping, "lagan")
     with ExitStack() as stack:
-        double = stack.enter_context(lagan_double(auth="token"))
+        double = stack.enter_context(lagan_double(auth="token", personality=personality))
+        codes = double.codes  # a site places its own codes in its mapping, as here
+        mapping = shipped.model_copy(update={
+            "transient_error_codes": [codes.busy], "auth_error_codes": [codes.auth_failed],
+            "permanent_error_codes": [codes.not_found, codes.bad_classification]})
 
         def connect(url: str = double.url, password: str = double.password) -> Connector:
             made = LaganConnector(LaganSettings(url=url, username=double.username,
@@ -260,7 +263,7 @@ def lagan(tmp_path: Path) -> Iterator[Backend]:
             return made
 
         yield Backend(
-            name="lagan", connector=connect(), mapping=mapping,
+            name=f"lagan-{personality}", connector=connect(), mapping=mapping,
             destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
                                            response_days=10, contact="roads@example.gov.uk"),
             officer=LaganContractOfficer(double, mapping), reconnect=connect,
@@ -270,3 +273,16 @@ def lagan(tmp_path: Path) -> Iterator[Backend]:
                 url=f"http://127.0.0.1:{closed_port()}/lagan/services/FL"),
             wrong_credentials=lambda: connect(password="not-the-password"),
         )
+
+
+@backend_factory("lagan-stock", features={"credentials"})
+def lagan_stock(tmp_path: Path) -> Iterator[Backend]:
+    """The FL double as CONTRACT.md's sources show a stock FL."""
+    yield from _lagan(tmp_path, "stock")
+
+
+@backend_factory("lagan-site", features={"credentials"})
+def lagan_site(tmp_path: Path) -> Iterator[Backend]:
+    """The FL double differing wherever the contract is silent: binding name, XSD imported
+    by URL, no LastModifiedDate, searches capped, the site's own ErrorCodes."""
+    yield from _lagan(tmp_path, "site")

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-__all__ = ["FLT", "FLFault", "FlCase", "FlNote", "FlStore", "Handler"]
+__all__ = ["FLT", "SITE_CODES", "STOCK_CODES", "Codes", "FLFault", "FlCase", "FlNote", "FlStore",
+           "Handler"]
 
 FLT = "http://www.lagan.com/wsdl/FLTypes"
 
@@ -24,6 +25,20 @@ NOT_FOUND = 1001
 BAD_CLASSIFICATION = 1002
 AUTH_FAILED = 10
 BUSY = 30
+
+
+@dataclass(frozen=True)
+class Codes:
+    """One personality's FWTException ErrorCodes."""
+
+    not_found: int
+    bad_classification: int
+    auth_failed: int
+    busy: int
+
+
+STOCK_CODES = Codes(NOT_FOUND, BAD_CLASSIFICATION, AUTH_FAILED, BUSY)
+SITE_CODES = Codes(not_found=4004, bad_classification=4005, auth_failed=2010, busy=9999)
 
 
 class FLFault(Exception):
@@ -77,6 +92,11 @@ def _parse_ts(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _stamp(element: etree._Element, path: str) -> datetime | None:
+    text = _text(element, path)
+    return _parse_ts(text) if text else None
+
+
 def _q(name: str) -> str:
     return f"{{{FLT}}}{name}"
 
@@ -98,9 +118,20 @@ class FlStore:
     """Everything the double's FL holds; one lock, since the HTTP server is threaded."""
 
     def __init__(self, classifications: dict[int, str] | None = None,
-                 default_due_days: int | None = None) -> None:
+                 default_due_days: int | None = None, codes: Codes = STOCK_CODES,
+                 search_cap: int | None = None, report_modified: bool = True,
+                 modified_filter: bool = True, raise_as: str | None = None) -> None:
         """``default_due_days``: a case created without DueDate gets one that many days on,
-        as FL does from a classification's service level (None: no due date)."""
+        as FL does from a classification's service level (None: no due date).
+        ``search_cap``: a search answers at most that many cases, whatever ResultsLimit
+        says, oldest first. ``report_modified``: case details carry LastModifiedDate;
+        ``modified_filter``: searches honour LastModifiedDateFrom/To. ``raise_as``: cases
+        are raised as this FL user rather than the one that logged in."""
+        self.codes = codes
+        self.search_cap = search_cap
+        self.report_modified = report_modified
+        self.modified_filter = modified_filter
+        self.raise_as = raise_as
         self.lock = threading.RLock()
         self.default_due_days = default_due_days
         self.cases: dict[str, FlCase] = {}
@@ -136,11 +167,23 @@ class FlStore:
             if not keep_closed:
                 case.closed = None
 
+    def add_case(self, title: str, external_ref: str | None = None, *, raised_by: str,
+                 opened: datetime | None = None, code: int = 2001, queue: str = "Roads"
+                 ) -> str:
+        """A case opened in FL directly (for tests and benchmarks that need many)."""
+        with self.lock:
+            ref = str(next(self._case_ids))
+            when = opened or _now()
+            self.cases[ref] = FlCase(ref=ref, code=code, raised_by=raised_by, title=title,
+                                     description="", queue=queue, opened=when, modified=when,
+                                     external_refs=[external_ref] if external_ref else [])
+        return ref
+
     def case(self, ref: str) -> FlCase:
         try:
             return self.cases[ref]
         except KeyError:
-            raise FLFault(NOT_FOUND, f"Case {ref} not found") from None
+            raise FLFault(self.codes.not_found, f"Case {ref} not found") from None
 
     # -- FL operations -----------------------------------------------------------------------
     def handlers(self) -> dict[str, Handler]:
@@ -159,12 +202,14 @@ class FlStore:
     def create_case(self, request: etree._Element, user: str) -> etree._Element:
         code = int(_text(request, "ClassificationEventCode") or 0)
         if self.classifications is not None and code not in self.classifications:
-            raise FLFault(BAD_CLASSIFICATION, f"Invalid classification event code {code}")
+            raise FLFault(self.codes.bad_classification,
+                          f"Invalid classification event code {code}")
         with self.lock:
             ref = str(next(self._case_ids))
             now = _now()
             self.cases[ref] = FlCase(
-                ref=ref, code=code, raised_by=user, title=_text(request, "Title") or "",
+                ref=ref, code=code, raised_by=self.raise_as or user,
+                title=_text(request, "Title") or "",
                 description=_text(request, "Description") or "",
                 queue=_text(request, "Queue") or (self.classifications or {}).get(code, ""),
                 opened=now, modified=now, due=_text(request, "DueDate") or self._due(now))
@@ -182,14 +227,19 @@ class FlStore:
         assert crit is not None
         raised_by = _text(crit, "RaisedByUser/UserID")
         title = (_text(crit, "Title") or "").lower()
-        since = _text(crit, "LastModifiedDateFrom")
-        frm = _parse_ts(since) if since else None
-        limit = int(_text(crit, "ResultsLimit") or 0)
+        frm, to = (_stamp(crit, "LastModifiedDateFrom"), _stamp(crit, "LastModifiedDateTo")) \
+            if self.modified_filter else (None, None)
+        after, before = _stamp(crit, "CreatedAfter"), _stamp(crit, "CreatedBefore")
+        limits = [n for n in (int(_text(crit, "ResultsLimit") or 0), self.search_cap or 0) if n]
+        limit = min(limits) if limits else 0
         reply = etree.Element(_q("FWTCaseFullDetailsList"), nsmap={"flt": FLT})
         with self.lock:
             found = [c for c in self.cases.values()
                      if (raised_by is None or c.raised_by == raised_by)
                      and (frm is None or c.modified >= frm)
+                     and (to is None or c.modified <= to)
+                     and (after is None or c.opened > after)
+                     and (before is None or c.opened < before)
                      and title in c.title.lower()]
             for case in found[:limit] if limit else found:
                 self._details(case, _q("FWTCaseFullDetails"), reply)
@@ -217,7 +267,8 @@ class FlStore:
         refs = _sub(core, "ExternalReferences")
         for ext in case.external_refs:
             _sub(refs, "ExternalReference", ext)
-        _sub(core, "LastModifiedDate", _ts(case.modified))
+        if self.report_modified:
+            _sub(core, "LastModifiedDate", _ts(case.modified))
         notes = _sub(top, "Notes")
         for note in case.notes:
             item = _sub(notes, "Note")

@@ -17,6 +17,14 @@ Knobs, for tests and the benchmark:
 - ``fail_share``: that share of FL calls answers an HTML 503 page before doing anything.
 - ``default_due_days``: a case created without DueDate gets one from "FL" (``due_date:
   read_back``); ``store.reopen()`` reopens a closed case, with or without its Closed date.
+- ``fail_share_fault``: that share of FL calls answers the personality's "database
+  unavailable" FWTException instead.
+
+Two personalities, differing only where CONTRACT.md is silent, so the connector can assume
+neither: ``stock`` (binding ``FLSoapBinding``, the XSD inlined in ``?wsdl``, LastModifiedDate
+in case details, no search cap, ErrorCodes 10/30/1001/1002) and ``site`` (binding
+``FLWebBinding``, a WSDL that imports its XSD by URL from the same server, no
+LastModifiedDate, searches capped at 500 cases, ErrorCodes 2010/9999/4004/4005).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from typing import Literal
 
 from lxml import etree
 
-from .crm import AUTH_FAILED, FLT, FLFault, FlStore
+from .crm import FLT, SITE_CODES, STOCK_CODES, FLFault, FlStore
 
 __all__ = ["Failure", "LaganDouble", "lagan_double"]
 
@@ -49,6 +57,7 @@ FL_PATH = "/lagan/services/FL"
 AUTH_PATH = "/lagan/services/FLAuth"
 
 AuthStyle = Literal["token", "username_token", "basic"]
+Personality = Literal["stock", "site"]
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=False)
@@ -68,17 +77,20 @@ class Failure:
     seconds: float = 0.0   # delay
 
 
-def wsdl_text(address: str) -> str:
-    """FL.wsdl with FLTypes.xsd inlined in its types, as an Axis server answers ``?wsdl``.
-
-    Inlined because the bridge's zeep forbids external fetches (``forbid_external``), an
-    ``xs:import schemaLocation`` included; the XSD is also served on its own (``?xsd=``).
-    """
-    text = (HERE / "FL.wsdl").read_text(encoding="utf-8")
+def wsdl_text(address: str, personality: Personality = "stock",
+              schema_location: str | None = None) -> str:
+    """FL.wsdl as each personality answers ``?wsdl``: ``stock`` with FLTypes.xsd inlined in
+    its types; ``site`` importing it by ``schema_location`` (default: the XSD's URL on the
+    same server, ``?xsd=FLTypes.xsd``) and with another binding name."""
+    text = (HERE / "FL.wsdl").read_text(encoding="utf-8").replace("SERVICE_ADDRESS", address)
+    if personality == "site":
+        location = schema_location or f"{address}?xsd=FLTypes.xsd"
+        return (text.replace('schemaLocation="FLTypes.xsd"', f'schemaLocation="{location}"')
+                .replace("FLSoapBinding", "FLWebBinding"))
     xsd = (HERE / "FLTypes.xsd").read_text(encoding="utf-8").split("?>", 1)[1]
     start = text.index('<xs:schema targetNamespace="http://www.lagan.com/wsdl/FLService">')
     end = text.index("</xs:schema>", start) + len("</xs:schema>")
-    return (text[:start] + xsd.strip() + text[end:]).replace("SERVICE_ADDRESS", address)
+    return text[:start] + xsd.strip() + text[end:]
 
 
 class LaganDouble:
@@ -86,13 +98,23 @@ class LaganDouble:
                  password: str = "s3cret-pass", classifications: dict[int, str] | None = None,
                  fail_share: float = 0.0, seed: int = 9,
                  token_refusal: Literal["fault", "http_401"] = "fault",
-                 default_due_days: int | None = None) -> None:
+                 default_due_days: int | None = None, personality: Personality = "stock",
+                 fail_share_fault: float = 0.0, modified_filter: bool = True,
+                 raise_as: str | None = None, search_cap: int | None = None,
+                 port: int = 0) -> None:
+        self.personality = personality
+        site = personality == "site"
+        self.codes = SITE_CODES if site else STOCK_CODES
+        self.fail_share_fault = fail_share_fault
         self.auth = auth
         self.token_refusal = token_refusal
         self.authentications = 0
         self.username = username
         self.password = password
-        self.store = FlStore(classifications, default_due_days)
+        self.store = FlStore(classifications, default_due_days, codes=self.codes,
+                             search_cap=search_cap or (500 if site else None),
+                             report_modified=not site, modified_filter=modified_filter,
+                             raise_as=raise_as)
         self.fail_share = fail_share
         self.calls: Counter[str] = Counter()
         self.wsdl_fetches = 0
@@ -101,7 +123,7 @@ class LaganDouble:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.schema = etree.XMLSchema(etree.parse(str(HERE / "FLTypes.xsd"), _PARSER))
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         daemon=True)
@@ -126,9 +148,12 @@ class LaganDouble:
             self._tokens.clear()
 
     def write_local_wsdl(self, folder: Path) -> Path:
-        """A local copy of the WSDL and XSD, as a council would keep beside its config."""
+        """A local copy of the WSDL (and, for ``site``, the XSD beside it, imported by a
+        relative name), as a council would keep beside its config."""
         path = folder / "FL.wsdl"
-        path.write_text(wsdl_text(self.url), encoding="utf-8")
+        path.write_text(wsdl_text(self.url, self.personality, "FLTypes.xsd"), encoding="utf-8")
+        if self.personality == "site":
+            (folder / "FLTypes.xsd").write_bytes((HERE / "FLTypes.xsd").read_bytes())
         return path
 
     def close(self) -> None:
@@ -143,6 +168,8 @@ class LaganDouble:
                 return self._plan[element].pop(0)
             if self.fail_share and self._rng.random() < self.fail_share:
                 return Failure("html", 503)
+            if self.fail_share_fault and self._rng.random() < self.fail_share_fault:
+                return Failure("fault", self.codes.busy, "Database unavailable")
         return None
 
     def _basic_ok(self, header: str | None) -> bool:
@@ -206,7 +233,7 @@ class LaganDouble:
                     return self._html(401, "Unauthorized")
                 if query.lower() == "wsdl":
                     double.wsdl_fetches += 1
-                    body = wsdl_text(double.url).encode()
+                    body = wsdl_text(double.url, double.personality).encode()
                     return self._send(200, body)
                 if query == "xsd=FLTypes.xsd":
                     return self._send(200, (HERE / "FLTypes.xsd").read_bytes())
@@ -232,7 +259,7 @@ class LaganDouble:
 
             def _authenticate(self, envelope: etree._Element) -> None:
                 if not double._username_token_ok(envelope):
-                    return self._fault("Authentication failed", AUTH_FAILED)
+                    return self._fault("Authentication failed", double.codes.auth_failed)
                 token = double._issue_token()
                 body = (f'<soapenv:Envelope xmlns:soapenv="{SOAP}"><soapenv:Header>'
                         f'<wsse:Security xmlns:wsse="{WSSE}"><wsse:BinarySecurityToken>'
@@ -255,12 +282,12 @@ class LaganDouble:
                 if failure is not None and failure.kind == "delay":
                     time.sleep(failure.seconds)
                 if double.auth == "username_token" and not double._username_token_ok(envelope):
-                    return self._fault("Authentication failed", AUTH_FAILED)
+                    return self._fault("Authentication failed", double.codes.auth_failed)
                 if double.auth == "token" and not double._token_ok(envelope):
                     if double.token_refusal == "http_401":
                         return self._html(401, "Unauthorized")
                     return self._fault("Authentication failed: token invalid or expired",
-                                       AUTH_FAILED)
+                                       double.codes.auth_failed)
                 standalone = etree.ElementTree(copy.deepcopy(request))
                 if not double.schema.validate(standalone):
                     return self._fault(f"Schema validation: {double.schema.error_log.last_error}",
