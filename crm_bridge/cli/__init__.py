@@ -51,6 +51,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 
 def _register() -> None:
     from crm_bridge.cli import (
+        audit,
         connector,
         db,
         demo,
@@ -76,6 +77,7 @@ def _register() -> None:
     cli.add_command(users.user)
     cli.add_command(notify.notify)
     cli.add_command(connector.connector)
+    cli.add_command(audit.audit)
 
 
 _register()

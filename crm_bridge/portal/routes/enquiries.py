@@ -14,7 +14,7 @@ from crm_bridge.portal.actions import add_note
 from crm_bridge.portal.audit import record
 from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.photos import load_photo
-from crm_bridge.portal.policy import Principal, can_add_note
+from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
 from crm_bridge.portal.queries import photos_of, visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
@@ -33,7 +33,8 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
         record(conn, v.now, who.username, "viewed", str(enquiry.id), "enquiry page")
     ward = config.ward(enquiry.ward_id) if enquiry.ward_id else None
     colleagues = [(m, config.member(m)) for m in ward.members] if ward else []
-    reassign_to = [(m.id, m.name) for _, m in colleagues if m and m.id != enquiry.member_id]
+    reassign_to = [(m.id, m.name) for _, m in colleagues
+                   if m and m.id != enquiry.member_id and can_log_for(who, m.id)]
     today = portal.bridge.router.calendar.local_date(v.now)
     return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, errors=errors,
                   note=note, may_note=can_add_note(who, enquiry), today=today,

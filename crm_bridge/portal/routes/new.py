@@ -21,7 +21,7 @@ from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.duplicates import find_duplicates
 from crm_bridge.portal.forms import CHANNEL_LABELS, parse_enquiry_form
 from crm_bridge.portal.photos import Photo, check_photo
-from crm_bridge.portal.policy import Principal, loggable_members
+from crm_bridge.portal.policy import Principal, can_log_for, loggable_members
 from crm_bridge.portal.queries import visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
@@ -123,7 +123,7 @@ def link_page(reference: str, v: Annotated[Visit, Depends(visit)],
         enquiry = visible_enquiry(conn, who, reference)
     if enquiry is None:
         raise HTTPException(status_code=404)
-    if who.member_id != enquiry.member_id and not who.is_staff:
+    if not can_log_for(who, enquiry.member_id):
         raise HTTPException(status_code=403, detail="Only the member's own enquiries")
     others = [str(x) for x in form.getlist("link")]
     link_enquiries(v.portal.store, who, enquiry, others, v.now)
