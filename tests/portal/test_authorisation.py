@@ -11,26 +11,38 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_bridge.store.tables import audit_log
+from crm_bridge.portal.accounts import UserRole
 from portal.portal_support import SEEDS, USERS, Client, Seeded
 
 SEES: dict[str, set[str]] = {
-    "kirsty": {"own_shared", "own_private", "colleague_shared"},
+    # Councillors: their own, and their ward colleagues' consented ones in the ward; the MP's
+    # consented enquiry filed in Kirsty's ward is the MP's alone (no sharing arrangement).
+    "kirsty": {"own_shared", "own_private", "colleague_shared", "msp_shared"},
     "iain": {"colleague_shared", "colleague_private", "own_shared"},
     "morag": {"other_shared", "other_private"},
-    "angus": {"mp_shared"},
-    "staff": set(SEEDS),
+    # The MP and MSP: their own only; the MSP's consented one is filed in Morag's ward, but
+    # only the arrangement's Kirsty sees it.
+    "angus": {"mp_shared", "mp_private"},
+    "eilidh": {"msp_shared", "msp_private"},
+    # Staff: their group's members (members-services: councillors; mp-office: the MP).
+    "staff": {"own_shared", "own_private", "colleague_shared", "colleague_private",
+              "other_shared", "other_private"},
+    "mpoffice": {"mp_shared", "mp_private"},
     "admin": set(),
 }
 
-# Follow-up notes: only the member whose enquiry it is, and staff.
+# Follow-up notes: only the member whose enquiry it is, and staff acting for that member.
 NOTES: dict[str, set[str]] = {
     "kirsty": {"own_shared", "own_private"},
     "iain": {"colleague_shared", "colleague_private"},
     "morag": {"other_shared", "other_private"},
-    "angus": {"mp_shared"},
-    "staff": set(SEEDS),
+    "angus": {"mp_shared", "mp_private"},
+    "eilidh": {"msp_shared", "msp_private"},
+    "staff": SEES["staff"],
+    "mpoffice": SEES["mpoffice"],
     "admin": set(),
 }
+STAFF = [u for u, (role, _) in USERS.items() if role is UserRole.STAFF]
 
 CASES = [(user, key) for user in USERS for key in SEEDS]
 
@@ -106,7 +118,7 @@ def test_follow_up_note(portal: Seeded, clients: dict[str, Client], user: str,
         assert response.status_code == 404
 
 
-@pytest.mark.parametrize("user", [u for u in USERS if u != "staff"])
+@pytest.mark.parametrize("user", [u for u in USERS if u not in STAFF])
 def test_only_staff_reassign(clients: dict[str, Client], user: str) -> None:
     client = clients[user]
     assert client.get("/reassign").status_code == 403
