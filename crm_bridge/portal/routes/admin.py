@@ -77,8 +77,10 @@ def add_user(v: Annotated[Visit, Depends(visit)],
                        grant_detail(account.role.value, account.staff_group, account.member_id),
                        target_user=account.username)
         except InputError as exc:
-            errors[exc.field if exc.field in _FIELDS else "username"] = (
-                exc.message[:1].upper() + exc.message[1:])
+            message = exc.message[:1].upper() + exc.message[1:]
+            if exc.field == "group":  # the CLI's words name --group; the page has a list
+                message = "Select the staff group: it decides whose enquiries the account sees"
+            errors[exc.field if exc.field in _FIELDS else "username"] = message
     if errors:
         values["password"] = ""
         return _page(v, values, errors, 400)
