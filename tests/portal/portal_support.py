@@ -110,9 +110,11 @@ def free_socket() -> socket.socket:
 
 def council(root: Path) -> Path:
     config = root / "config.yaml"
-    data = yaml.safe_load((REPO / "config.example.yaml").read_text(encoding="utf-8"))
-    data["access"] = ACCESS
-    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    text = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    # The example's access: block (up to the next section) replaced by the tests' own.
+    start, end = text.index("\naccess:\n") + 1, text.index("# --- Elected members")
+    access = yaml.safe_dump({"access": ACCESS}, sort_keys=False)
+    config.write_text(text[:start] + access + "\n" + text[end:], encoding="utf-8")
     shutil.copytree(REPO / "mappings", root / "mappings")
     engine = make_engine(f"sqlite:///{root / 'crm-bridge.db'}")
     try:
