@@ -41,6 +41,7 @@ __all__ = [
     "own_clause",
     "principal_for",
     "shared_branches",
+    "shared_with",
     "sharing_audience",
     "staff_scope",
     "visible_branches",
@@ -120,6 +121,18 @@ def sharing_audience(config: CouncilConfig, member_id: str) -> list[Member]:
         if arrangement.member == member_id:
             ids += [m for m in arrangement.shared_with if m not in ids]
     return [m for m in (config.member(i) for i in ids) if m is not None]
+
+
+def shared_with(config: CouncilConfig, member_id: str, consent: bool) -> str:
+    """Who an enquiry is shared with, in words: "ward colleagues" for a councillor's
+    consented enquiry, the names an arrangement gives, or "not shared"."""
+    audience = sharing_audience(config, member_id) if consent else []
+    if not audience:
+        return "not shared"
+    colleagues = set(_ward_colleagues(config, member_id))
+    others = [m.name for m in audience if m.id not in colleagues]
+    words = ["ward colleagues"] if colleagues else []
+    return "shared with " + " and ".join(words + ([_names(others)] if others else []))
 
 
 def consent_question(config: CouncilConfig, member_id: str) -> str | None:

@@ -147,3 +147,17 @@ def test_audit_command(portal: Seeded, clients: dict[str, Client]) -> None:
                        (["audit", "--enquiry", "ENQ-1999-000001"], "no enquiry")):
         bad = _cli(portal, *args)
         assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output
+
+
+def test_enquiry_page_says_who_it_is_shared_with(portal: Seeded,
+                                                 clients: dict[str, Client]) -> None:
+    def shared(user: str, key: str) -> str:
+        page = clients[user].get(f"/enquiries/{portal.refs[key]}").text
+        return page.split(">Shared</dt>", 1)[1].split("</dd>", 1)[0]
+
+    assert "Shared with Kirsty Dalgleish" in shared("eilidh", "msp_shared")
+    assert "Shared with ward colleagues" in shared("kirsty", "colleague_shared")
+    # Consent recorded, but the MP shares with no one: it is not shared.
+    assert "Not shared" in shared("angus", "mp_shared")
+    described = _cli(portal, "enquiry", "show", portal.refs["msp_shared"])
+    assert "consent:      shared with Kirsty Dalgleish\n" in described.output

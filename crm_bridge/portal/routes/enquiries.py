@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from crm_bridge.access.policy import shared_with
 from crm_bridge.errors import InputError
 from crm_bridge.models import Enquiry
 from crm_bridge.portal.actions import add_note
@@ -38,6 +39,7 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
     today = portal.bridge.router.calendar.local_date(v.now)
     return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, errors=errors,
                   note=note, may_note=can_add_note(who, enquiry), today=today,
+                  shared_with=shared_with(config, enquiry.member_id, enquiry.consent.to_share),
                   reassign_to=reassign_to if who.is_staff else [],
                   history=list(reversed(enquiry.history)))
 
