@@ -195,6 +195,9 @@ def can_view(who: Principal, member_id: str, ward_id: str | None, consent: bool)
     return member_id in who.ward_sharers and ward_id is not None and ward_id == who.ward_id
 
 
+_FEW_MEMBERS = 3  # a staff scope this small is queried one member (one index range) at a time
+
+
 def own_clause(who: Principal) -> ColumnElement[bool] | None:
     """The enquiries that are the principal's own work: a member's own, or (staff) those of
     the members they work for. None: no such enquiries."""
@@ -226,7 +229,19 @@ def visible_branches(who: Principal) -> list[ColumnElement[bool]]:
     """``can_view`` as WHERE clauses on the enquiries table, one per reason to see a row
     (own; shared in the ward; shared by arrangement), disjoint, to be queried separately: an
     OR between them makes SQLite gather and sort every visible row instead of walking one
-    index in order."""
+    index in order.
+
+    Staff of a few members get one branch per member. For many, the member test is written
+    on ``member_id || ''`` so that no index serves it: SQLite then walks the newest-first
+    index and tests each row, instead of reading every row of those members through the
+    member index and sorting them (a search over 100,000 enquiries: ~7 ms against ~300 ms).
+    """
+    if who.role is UserRole.STAFF:
+        members = sorted(who.scope)
+        c = enquiries.c
+        if len(members) <= _FEW_MEMBERS:
+            return [c.member_id == m for m in members]
+        return [c.member_id.concat("").in_(members)]
     own = own_clause(who)
     return ([own] if own is not None else []) + shared_branches(who)
 
