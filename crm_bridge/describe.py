@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from crm_bridge.access.policy import shared_with
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.models import Enquiry
 
@@ -37,8 +38,7 @@ def enquiry_lines(enquiry: Enquiry, config: CouncilConfig, zone: ZoneInfo,
         f"CRM case:     {enquiry.crm_ref or '-'}",
         f"constituent:  {person.name}"
         + "".join(f", {v}" for v in (person.address, person.postcode) if v),
-        "consent:      "
-        + ("shared with ward colleagues" if enquiry.consent.to_share else "not shared"),
+        "consent:      " + shared_with(config, enquiry.member_id, enquiry.consent.to_share),
         f"location:     {enquiry.location or '-'}",
         "",
         enquiry.description,

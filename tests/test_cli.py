@@ -179,7 +179,8 @@ def test_enquiry_add_asks_in_a_terminal(council: Council) -> None:
          ("Category", "damp-mould"),
          ("Description", "Black mould in the back bedroom"),
          ("name", "Ann Other"),
-         ("Share with the ward's other members?", "y")],
+         ("Share with the other councillors for Clackmannanshire North (Kirsty Dalgleish, "
+          "Shona Carmichael and Callum Menzies)?", "y")],
         cwd=council.root, env=env)
     assert transcript.exit_code == 0, transcript.text
     text = transcript.text

@@ -194,7 +194,8 @@ def test_store_not_upgraded_says_run_db_upgrade(council: Council) -> None:
                      id="bad-postcode"),
         pytest.param({"consent": None},
                      "error: --consent: say --consent or --no-consent: the constituent's answer "
-                     "on sharing with the ward's other members",
+                     "to 'Share with the other councillors for Clackmannanshire West (Alasdair "
+                     "Baird, Fiona Rennie and Euan Lochhead)?'",
                      id="no-consent-without-a-terminal"),
         pytest.param({"description": None},
                      "error: --description: is required: pass it as a flag (or run in a "

@@ -49,6 +49,9 @@ _COMMANDS = {
     "sync": LazyCommand(
         "crm_bridge.cli.sync:sync",
         "Send new enquiries and notes to the CRM and bring back its changes."),
+    "audit": LazyCommand(
+        "crm_bridge.cli.audit:audit",
+        "Who viewed or changed what: the audit log, by enquiry, user or period."),
     "user": LazyCommand(
         "crm_bridge.cli.users:user",
         "Portal accounts: members, members' services staff and administrators."),

@@ -1,4 +1,9 @@
-"""`enquiry add | list | show | retry`: log and follow enquiries from the command line."""
+"""`enquiry add | list | show | retry`: log and follow enquiries from the command line.
+
+What `list` and `show` print is written to the audit log, one row per enquiry (see
+``cli.access``: as ``cli:<login>``, or the portal account named by ``--as``, whose access
+policy then applies).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from crm_bridge.access.policy import can_view, consent_question, visible_clause
 from crm_bridge.app import Bridge
+from crm_bridge.cli.access import Reader, as_option, audit_reads, reader
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option, table
+from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.describe import enquiry_lines
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.intake import draft_from, log_enquiry
@@ -93,7 +101,9 @@ def _parse_received(text: str | None, bridge: Bridge) -> datetime | None:
 @click.option("--phone", help="Constituent's phone.")
 @click.option("--uprn", help="Property reference (UPRN), if known.")
 @click.option("--consent/--no-consent", default=None,
-              help="Did the constituent agree to share with the ward's other members?")
+              help="Did the constituent agree to share with the member's ward colleagues (or "
+              "whoever the config's sharing arrangement names)? Not asked for a member who "
+              "shares with no one.")
 @click.option("--channel", type=click.Choice([c.value for c in Channel]),
               help="How the constituent got in touch [default: email].")
 @click.option("--location", help="Where the problem is (street, landmark).")
@@ -112,9 +122,10 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
     """Log an enquiry; it is stored at once and sent to the CRM on the next sync."""
     bridge = ctx.bridge()
     config = bridge.config
+    member_id = _ask(member, "--member", "Member",
+                     {m.id: f"{m.name} ({m.role.value})" for m in config.members})
     values = {
-        "member_id": _ask(member, "--member", "Member",
-                          {m.id: f"{m.name} ({m.role.value})" for m in config.members}),
+        "member_id": member_id,
         "category_id": _ask(category, "--category", "Category",
                             {c.id: c.label for c in config.categories}),
         "description": _ask(description, "--description", "Description"),
@@ -123,9 +134,7 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
             "address": address, "postcode": postcode, "email": email, "phone": phone,
             "uprn": uprn,
         },
-        "consent_to_share": consent if consent is not None else (
-            click.confirm("Share with the ward's other members?", default=False, err=True)
-            if _interactive() else _missing_consent()),
+        "consent_to_share": _consent(config, member_id, consent),
         "channel": channel or Channel.EMAIL.value,
         "location": location,
         "ward_id": ward,
@@ -136,6 +145,7 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
         logged = log_enquiry(bridge.engine, config, bridge.router, draft_from(values))
     except InputError as exc:
         raise InputError(_FLAGS.get(exc.field, exc.field), exc.message) from None
+    audit_reads(bridge, reader(bridge, None), "logged", [str(logged.id)])
     if as_json:
         emit_json(_load(bridge, logged.reference).model_dump(mode="json"))
         return
@@ -144,9 +154,25 @@ def add(ctx: CliContext, member: str | None, category: str | None, description: 
                f"response due {logged.target_date:%a %d %b %Y}")
 
 
-def _missing_consent() -> bool:
+def _consent(config: CouncilConfig, member_id: str, given: bool | None) -> bool:
+    """The constituent's answer to the question naming who would see the enquiry; for a
+    member who shares with no one it is not asked, and the enquiry is not shared."""
+    if config.member(member_id) is None:
+        return bool(given)  # logging refuses the unknown member, naming --member
+    question = consent_question(config, member_id)
+    if question is None:
+        if given:
+            member = config.member(member_id)
+            raise InputError("--consent", f"{member.name if member else member_id}'s "
+                             "enquiries are shared with no one (no sharing arrangement in "
+                             "the config): leave --consent out")
+        return False
+    if given is not None:
+        return given
+    if _interactive():
+        return click.confirm(question, default=False, err=True)
     raise InputError("--consent", "say --consent or --no-consent: the constituent's answer "
-                     "on sharing with the ward's other members")
+                     f"to '{question}'")
 
 
 def _status(value: str | None) -> Status | None:
@@ -174,13 +200,15 @@ def _check_id(bridge: Bridge, flag: str, value: str | None, known: list[str]) ->
 @click.option("--overdue", is_flag=True, help="Only those past their target date.")
 @click.option("--open", "open_only", is_flag=True, help="Only those still awaiting a response.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@as_option
 @json_option
 @click.pass_obj
 def list_command(ctx: CliContext, member: str | None, ward: str | None, category: str | None,
                  status: str | None, overdue: bool, open_only: bool, limit: int,
-                 as_json: bool) -> None:
+                 as_user: str | None, as_json: bool) -> None:
     """List enquiries, newest first."""
     bridge = ctx.bridge()
+    who = reader(bridge, as_user)
     config = bridge.config
     _check_id(bridge, "--member", member, [m.id for m in config.members])
     _check_id(bridge, "--ward", ward, [w.id for w in config.wards])
@@ -188,8 +216,10 @@ def list_command(ctx: CliContext, member: str | None, ward: str | None, category
     where = EnquiryFilter(member_id=member, ward_id=ward, category_id=category,
                           status=_status(status), overdue=True if overdue else None,
                           open_only=open_only)
+    visible = visible_clause(who.principal) if who.principal is not None else None
     with bridge.engine.connect() as conn:
-        found = list_enquiries(conn, where, limit=limit)
+        found = list_enquiries(conn, where, limit=limit, visible=visible)
+    audit_reads(bridge, who, "listed", [str(e.id) for e in found], "cli enquiry list")
     if as_json:
         emit_json([_summary(e) for e in found])
         return
@@ -210,9 +240,12 @@ def _local(bridge: Bridge, value: datetime) -> datetime:
     return value.astimezone(bridge.router.calendar.zone)
 
 
-def _load(bridge: Bridge, reference: str) -> Enquiry:
+def _load(bridge: Bridge, reference: str, who: Reader | None = None) -> Enquiry:
     with bridge.engine.connect() as conn:
         found = get_enquiry(conn, reference)
+    if found is not None and who is not None and who.principal is not None and not can_view(
+            who.principal, found.member_id, found.ward_id, found.consent.to_share):
+        found = None  # as for one that does not exist: its existence is not told either
     if found is None:
         raise NotFoundError(f"no enquiry '{reference}': check the reference (like ENQ-2026-000123)")
     return found
@@ -220,12 +253,15 @@ def _load(bridge: Bridge, reference: str) -> Enquiry:
 
 @enquiry.command("show")
 @click.argument("reference")
+@as_option
 @json_option
 @click.pass_obj
-def show(ctx: CliContext, reference: str, as_json: bool) -> None:
+def show(ctx: CliContext, reference: str, as_user: str | None, as_json: bool) -> None:
     """Show one enquiry in full, with its history."""
     bridge = ctx.bridge()
-    found = _load(bridge, reference)
+    who = reader(bridge, as_user)
+    found = _load(bridge, reference, who)
+    audit_reads(bridge, who, "viewed", [str(found.id)], "cli enquiry show")
     if as_json:
         emit_json(found.model_dump(mode="json"))
         return

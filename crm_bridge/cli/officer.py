@@ -59,8 +59,10 @@ def queue(ctx: CliContext, queue: str | None, include_done: bool, as_json: bool)
 @json_option
 @click.pass_obj
 def show(ctx: CliContext, case: str, as_json: bool) -> None:
-    """Show one case."""
+    """Show one case (audited as a view of its enquiry: the case holds the constituent's
+    details)."""
     found = _desk(ctx).get(case)
+    _audit_view(ctx, found.case_ref, found.external_ref)
     if as_json:
         emit_json(_case_dict(found))
         return
@@ -70,6 +72,21 @@ def show(ctx: CliContext, case: str, as_json: bool) -> None:
     click.echo(found.body)
     if found.response:
         click.echo(f"\nresponse:\n{found.response}")
+
+
+def _audit_view(ctx: CliContext, case_ref: str, external_ref: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from crm_bridge.access.audit import cli_login, record
+    from crm_bridge.store.enquiries import get_enquiry
+
+    bridge = ctx.bridge()
+    login = cli_login()
+    with bridge.engine.begin() as conn:
+        enquiry = get_enquiry(conn, external_ref) if external_ref else None
+        # A case the bridge did not open names no enquiry; the view is recorded all the same.
+        record(conn, datetime.now(UTC), login, "viewed", str(enquiry.id) if enquiry else None,
+               f"cli officer show {case_ref}", via=login)
 
 
 def _move(ctx: CliContext, case: str, status: str, officer_name: str,

@@ -1,7 +1,9 @@
 """`user add | passwd | list | disable | enable`: portal accounts and their passwords.
 
 Passwords are asked for twice on a terminal, or read from the first line of standard input
-with --password-stdin (for scripts); they never appear on the command line.
+with --password-stdin (for scripts); they never appear on the command line. Every change is
+written to the audit log as made by ``cli:<login>`` (the operating-system login), with the
+role and staff group granted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import sys
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy import Connection
 
+from crm_bridge.access.audit import cli_login, grant_detail, record
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option, table
 from crm_bridge.errors import InputError
@@ -54,8 +58,12 @@ def _password(from_stdin: bool) -> str:
 @user.command("add")
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in UserRole]), required=True,
-              help="member: own and ward-shared enquiries; staff: all; admin: accounts only.")
+              help="member: own enquiries and those shared with them; staff: the casework of "
+              "their staff group's members; admin: accounts only.")
 @click.option("--member", "member_id", help="The member's id (member accounts only).")
+@click.option("--group", "staff_group",
+              help="Staff accounts: the staff group (access.staff_groups) [default: the only "
+              "one, when the config has one].")
 @click.option("--name", "display_name", help="Shown in the portal [default: the member's name].")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--sso-only", is_flag=True,
@@ -64,14 +72,27 @@ def _password(from_stdin: bool) -> str:
               help="Update the account if it exists (role, name, password) instead of failing.")
 @click.pass_obj
 def add(ctx: CliContext, username: str, role: str, member_id: str | None,
-        display_name: str | None, password_stdin: bool, sso_only: bool, replace: bool) -> None:
+        staff_group: str | None, display_name: str | None, password_stdin: bool,
+        sso_only: bool, replace: bool) -> None:
     """Add a portal account."""
     bridge = ctx.bridge()
     password = None if sso_only else _password(password_stdin)
+    now = datetime.now(UTC)
     with bridge.engine.begin() as conn:
         account = create_user(conn, bridge.config, username, UserRole(role), display_name,
-                              member_id, password, datetime.now(UTC), replace=replace)
-    click.echo(f"{account.username} ({account.role.value}) ready")
+                              member_id, password, now, replace=replace,
+                              staff_group=staff_group)
+        _audit(conn, now, "user_added", account.username,
+               grant_detail(account.role.value, account.staff_group, account.member_id))
+    group = f", staff group {account.staff_group}" if account.staff_group else ""
+    click.echo(f"{account.username} ({account.role.value}{group}) ready")
+
+
+def _audit(conn: Connection, now: datetime, action: str, username: str,
+           detail: str = "") -> None:
+    login = cli_login()
+    record(conn, now, login, action, None, detail, via=login,
+           target_user=username.strip().lower())
 
 
 @user.command("passwd")
@@ -84,6 +105,7 @@ def passwd(ctx: CliContext, username: str, password_stdin: bool) -> None:
     password = _password(password_stdin)
     with bridge.engine.begin() as conn:
         set_password(conn, username, password)
+        _audit(conn, datetime.now(UTC), "password_set", username)
     click.echo(f"password changed for {username.strip().lower()}")
 
 
@@ -96,14 +118,14 @@ def list_command(ctx: CliContext, as_json: bool) -> None:
         accounts = list_users(conn)
     if as_json:
         emit_json([{"username": a.username, "name": a.display_name, "role": a.role.value,
-                    "member_id": a.member_id, "active": a.active,
+                    "member_id": a.member_id, "staff_group": a.staff_group, "active": a.active,
                     "last_login_at": a.last_login_at} for a in accounts])
         return
     if not accounts:
         click.echo("no accounts yet: add one with 'crm-bridge user add USERNAME --role admin'")
         return
-    table(["username", "role", "member", "name", "active", "last sign-in"],
-          [[a.username, a.role.value, a.member_id or "", a.display_name,
+    table(["username", "role", "member / group", "name", "active", "last sign-in"],
+          [[a.username, a.role.value, a.member_id or a.staff_group or "", a.display_name,
             "yes" if a.active else "no",
             a.last_login_at.strftime("%Y-%m-%d %H:%M") if a.last_login_at else "never"]
            for a in accounts])
@@ -116,6 +138,7 @@ def disable(ctx: CliContext, username: str) -> None:
     """Stop an account signing in (and end its sessions now)."""
     with ctx.bridge().engine.begin() as conn:
         set_active(conn, username, False)
+        _audit(conn, datetime.now(UTC), "user_disabled", username)
     click.echo(f"{username.strip().lower()} disabled")
 
 
@@ -126,4 +149,5 @@ def enable(ctx: CliContext, username: str) -> None:
     """Let a disabled account sign in again."""
     with ctx.bridge().engine.begin() as conn:
         set_active(conn, username, True)
+        _audit(conn, datetime.now(UTC), "user_enabled", username)
     click.echo(f"{username.strip().lower()} enabled")

@@ -76,6 +76,7 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
                 issues.append(source.issue(override, unknown("ward", ward_id, ward_ids)))
             if service_id not in service_ids:
                 issues.append(source.issue(override, unknown("service", service_id, service_ids)))
+    issues.extend(_access_issues(config, source, member_ids))
     for s_index, service in enumerate(config.services):
         warning = service.warning_days
         if warning is not None and warning >= service.response_days:
@@ -86,4 +87,41 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
                     "the heads-up must come before the deadline",
                 )
             )
+    return issues
+
+
+def _access_issues(config: CouncilConfig, source: LocatedData,
+                   member_ids: set[str]) -> list[ConfigIssue]:
+    """Staff groups and sharing arrangements name members that exist, each once."""
+    issues: list[ConfigIssue] = []
+    access = config.access
+    counts = Counter(group.id for group in access.staff_groups)
+    for g_index, group in enumerate(access.staff_groups):
+        if counts[group.id] > 1:
+            issues.append(source.issue(("access", "staff_groups", g_index, "id"),
+                                       f"duplicate id '{group.id}': every staff group needs "
+                                       "its own id"))
+        for m_index, member_id in enumerate(group.members):
+            if member_id not in member_ids:
+                issues.append(source.issue(("access", "staff_groups", g_index, "members",
+                                            m_index), unknown("member", member_id, member_ids)))
+    arranged: dict[str, int] = {}
+    for s_index, arrangement in enumerate(access.sharing):
+        path = ("access", "sharing", s_index)
+        if arrangement.member not in member_ids:
+            issues.append(source.issue((*path, "member"),
+                                       unknown("member", arrangement.member, member_ids)))
+        elif arrangement.member in arranged:
+            issues.append(source.issue(
+                (*path, "member"), f"'{arrangement.member}' already has an arrangement "
+                f"(sharing[{arranged[arrangement.member]}]): list everyone in that one"))
+        else:
+            arranged[arrangement.member] = s_index
+        for w_index, other in enumerate(arrangement.shared_with):
+            where = (*path, "shared_with", w_index)
+            if other not in member_ids:
+                issues.append(source.issue(where, unknown("member", other, member_ids)))
+            elif other == arrangement.member:
+                issues.append(source.issue(where, f"'{other}' is the member sharing: list "
+                                           "only the other members who may see the enquiries"))
     return issues

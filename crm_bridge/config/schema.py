@@ -15,13 +15,17 @@ from crm_bridge.sync.retry import RetryPolicy
 from crm_bridge.workdays import is_known_region
 
 __all__ = [
+    "DEFAULT_STAFF_GROUP",
+    "AccessSettings",
     "CalendarSettings",
     "ConnectorSettings",
     "CouncilConfig",
     "CouncilSettings",
     "PortalSettings",
     "RetentionSettings",
+    "SharingArrangement",
     "SmtpSettings",
+    "StaffGroup",
     "StoreSettings",
     "SyncSettings",
 ]
@@ -167,6 +171,42 @@ class PortalSettings(_Strict):
     max_photo_mb: float = Field(default=5, gt=0, le=25)
 
 
+DEFAULT_STAFF_GROUP = "members-services"
+
+
+class StaffGroup(_Strict):
+    """Members' services staff who work for some members: a staff account names its group and
+    sees, logs and reassigns only those members' casework (each member is its controller)."""
+
+    id: Identifier
+    name: Text
+    councillors: bool = Field(default=True, description="every councillor's casework")
+    members: list[Identifier] = Field(
+        default_factory=list,
+        description="further members (an MP, MSP or MEP whose office works through this group)")
+
+
+class SharingArrangement(_Strict):
+    """A member's enquiries that the constituent agreed to share are also seen by these
+    members. Councillors share with their ward colleagues without one; an MP's, MSP's or
+    MEP's casework is shared only through an arrangement named here."""
+
+    member: Identifier
+    shared_with: list[Identifier] = Field(min_length=1)
+
+
+class AccessSettings(_Strict):
+    """Who may see which member's casework, beyond the member themselves."""
+
+    staff_groups: list[StaffGroup] = Field(
+        default_factory=lambda: [StaffGroup(id=DEFAULT_STAFF_GROUP, name="Members' services")],
+        min_length=1)
+    sharing: list[SharingArrangement] = Field(default_factory=list)
+
+    def staff_group(self, group_id: str) -> StaffGroup | None:
+        return next((g for g in self.staff_groups if g.id == group_id), None)
+
+
 class CouncilConfig(_Strict):
     """The whole configuration file."""
 
@@ -179,6 +219,7 @@ class CouncilConfig(_Strict):
     retention: RetentionSettings = RetentionSettings()
     portal: PortalSettings = PortalSettings()
     reminders: ReminderSettings = ReminderSettings()
+    access: AccessSettings = AccessSettings()
     members: list[Member] = Field(min_length=1)
     wards: list[Ward] = Field(min_length=1)
     services: list[ServiceDestination] = Field(min_length=1)

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from crm_bridge.access.policy import sharing_audience
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.demo.places import Person, Place, make_person, pick_place
 from crm_bridge.demo.texts import CATEGORY_TEXTS, GENERIC, SHARED_PROBLEMS, month_weight
@@ -134,7 +135,9 @@ def _new(rng: random.Random, config: CouncilConfig, router: Router, received_at:
         ward_id=ward_id,
         category_id=category_id,
         channel=channel,
-        consent=rng.random() < CONSENT_SHARE,
+        # Asked only when someone would see it: an MP's or MSP's casework is theirs alone
+        # unless the config names a sharing arrangement.
+        consent=rng.random() < CONSENT_SHARE and bool(sharing_audience(config, member.id)),
         place=place,
         person=make_person(rng, place, at_the_place=text.where == "home"),
         description=_fill(rng.choice(text.descriptions), place),

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from crm_bridge.access.policy import UserRole
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.store.tables import portal_sessions, users
@@ -42,14 +42,6 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("not a real password: timing equaliser")
 
 
-class UserRole(StrEnum):
-    """What a portal user may do; checked on every request (see ``portal.policy``)."""
-
-    MEMBER = "member"  # an elected member: own enquiries and the ward's shared ones
-    STAFF = "staff"  # members' services: every enquiry, on behalf of any member
-    ADMIN = "admin"  # user accounts only: no constituents' data
-
-
 @dataclass(frozen=True)
 class Account:
     id: int
@@ -57,6 +49,7 @@ class Account:
     display_name: str
     role: UserRole
     member_id: str | None
+    staff_group: str | None
     active: bool
     has_password: bool
     failed_logins: int
@@ -67,7 +60,8 @@ class Account:
 def _account(row: Any) -> Account:
     return Account(
         id=row.id, username=row.username, display_name=row.display_name,
-        role=UserRole(row.role), member_id=row.member_id, active=bool(row.active),
+        role=UserRole(row.role), member_id=row.member_id, staff_group=row.staff_group,
+        active=bool(row.active),
         has_password=bool(row.password_hash), failed_logins=row.failed_logins,
         locked_until=row.locked_until, last_login_at=row.last_login_at,
     )
@@ -103,6 +97,24 @@ def _normalise_username(username: str) -> str:
     return name
 
 
+def _staff_group(config: CouncilConfig, role: UserRole, group: str | None) -> str | None:
+    """A staff account's group: named (or the only one the config has), and one the config
+    defines, so no account sees more casework than a group the config allows."""
+    groups = [g.id for g in config.access.staff_groups]
+    if role is not UserRole.STAFF:
+        if group:
+            raise InputError("group", f"only staff accounts name a staff group, not "
+                             f"{role.value} ones")
+        return None
+    if not group:
+        if len(groups) == 1:
+            return groups[0]
+        raise InputError("group", "a staff account needs --group: one of " + ", ".join(groups))
+    if group not in groups:
+        raise InputError("group", unknown("staff group", group, groups))
+    return group
+
+
 def _check_role(config: CouncilConfig, role: UserRole, member_id: str | None) -> None:
     if role is UserRole.MEMBER:
         if not member_id:
@@ -124,16 +136,21 @@ def find_user(conn: Connection, username: str) -> Any:
 def create_user(
     conn: Connection, config: CouncilConfig, username: str, role: UserRole,
     display_name: str | None, member_id: str | None, password: str | None, now: datetime,
-    replace: bool = False,
+    replace: bool = False, staff_group: str | None = None,
 ) -> Account:
-    """Add an account (or, with ``replace``, update an existing one's role, name and password)."""
+    """Add an account (or, with ``replace``, update an existing one's role, name and password).
+
+    A staff account works in a staff group from the config (``access.staff_groups``); the
+    caller records the grant in the audit log (``access.audit.grant_detail``)."""
     name = _normalise_username(username)
     _check_role(config, role, member_id)
+    group = _staff_group(config, role, staff_group)
     if display_name is None or not display_name.strip():
         member = config.member(member_id) if member_id else None
         display_name = member.name if member else name
     values: dict[str, Any] = {
         "display_name": display_name.strip()[:200], "role": role.value, "member_id": member_id,
+        "staff_group": group,
         "password_hash": hash_password(check_password(password)) if password else None,
         "active": True, "failed_logins": 0, "locked_until": None,
     }

@@ -18,7 +18,7 @@ from crm_bridge.models import OPEN_STATUSES, Enquiry, Role
 from crm_bridge.portal.audit import record
 from crm_bridge.portal.db import Store
 from crm_bridge.portal.photos import Photo, store_photo
-from crm_bridge.portal.policy import Principal, can_view
+from crm_bridge.portal.policy import Principal, can_log_for, can_view
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.outbox import enqueue
 from crm_bridge.store.tables import enquiries, enquiry_links
@@ -87,14 +87,16 @@ def reassign(store: Store, bridge: Bridge, who: Principal, from_member: str, to_
              references: list[str] | None, now: datetime) -> int:
     """Move open enquiries (all of ``from_member``'s, or just ``references``) to ``to_member``.
 
-    A councillor only takes enquiries from their own ward, as when logging; the CRM is told
+    Staff move casework only among the members their staff group works for (each member
+    is its controller); a councillor only takes enquiries from their own ward, as when
+    logging; the CRM is told
     by a note on the next sync.
     """
     config = bridge.config
     target = config.member(to_member)
-    if target is None:
+    if target is None or not can_log_for(who, to_member):
         raise InputError("to_member", "Select the member to move the enquiries to")
-    if config.member(from_member) is None:
+    if config.member(from_member) is None or not can_log_for(who, from_member):
         raise InputError("from_member", "Select the member whose enquiries to move")
     if from_member == to_member:
         raise InputError("to_member", "Select a different member")

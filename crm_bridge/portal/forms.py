@@ -15,7 +15,7 @@ from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
 from crm_bridge.intake import EnquiryDraft, draft_from
 from crm_bridge.models import Channel, Constituent
-from crm_bridge.portal.policy import Principal, can_log_for
+from crm_bridge.portal.policy import Principal, can_log_for, consent_question
 
 __all__ = ["CHANNEL_LABELS", "FIELDS", "EnquiryForm", "parse_enquiry_form"]
 
@@ -35,7 +35,7 @@ _MISSING = {
     "category": "Select what the enquiry is about",
     "name": "Enter the constituent's name",
     "description": "Enter what the constituent wants the council to do",
-    "consent": "Select yes if the constituent agreed to share this with your ward colleagues",
+    "consent": "Select yes if the constituent agreed to share this enquiry",
     "channel": "Select how the constituent got in touch",
 }
 
@@ -54,13 +54,19 @@ class EnquiryForm:
 
 def _field_errors(config: CouncilConfig, who: Principal, values: dict[str, str],
                   errors: dict[str, str]) -> None:
+    member = values.get("member", "")
+    chosen = config.member(member) if member else None
+    if chosen is not None and consent_question(config, chosen.id) is None:
+        # Shared with no one: the question is not asked, and a "yes" cannot be honoured.
+        if values.get("consent") == "yes":
+            errors["consent"] = f"{chosen.name}’s enquiries are shared with no one: select No"
+        values["consent"] = values.get("consent") or "no"
     for name, message in _MISSING.items():
-        if not values.get(name):
+        if not values.get(name) and name not in errors:
             errors[name] = message
     for name, limit in _LIMITS.items():
         if len(values.get(name, "")) > limit and name not in errors:
             errors[name] = f"Must be {limit} characters or fewer"
-    member = values.get("member", "")
     if member and (config.member(member) is None or not can_log_for(who, member)):
         errors["member"] = "Select a member from the list"
     category = values.get("category", "")

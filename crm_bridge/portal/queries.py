@@ -24,8 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
+from crm_bridge.access.policy import (
+    Principal,
+    can_view,
+    own_clause,
+    shared_branches,
+    visible_branches,
+)
 from crm_bridge.models import OPEN_STATUSES, Enquiry, Status
-from crm_bridge.portal.policy import Principal, can_view, visible_branches
 from crm_bridge.store.enquiries import EnquiryFilter, get_enquiry
 from crm_bridge.store.tables import attachments, enquiries
 
@@ -106,27 +112,27 @@ class Dashboard:
 
 
 def dashboard(conn: Connection, who: Principal, today: date, limit: int = 25) -> Dashboard:
-    """Open enquiries, earliest target first (so overdue ones lead), and the ward's shared ones.
+    """Open enquiries, earliest target first (so overdue ones lead), and those shared with
+    the member (by ward colleagues, or by a sharing arrangement).
 
-    For staff "mine" is every member's open enquiries: they work for all of them.
+    For staff "mine" is the open enquiries of the members their staff group works for.
     """
     is_open = _c.status.in_(_OPEN)
     overdue = or_(_c.overdue.is_(True), _c.target_date < today)
     order = (_c.target_date, _c.reference)
-    if who.is_staff:
-        mine_where: ColumnElement[bool] = is_open
-    else:
-        # A member's own enquiries are always visible to them (policy.can_view).
-        mine_where = and_(_c.member_id == (who.member_id or ""), is_open)
-    mine = rows_where(conn, mine_where, order, limit)
-    mine_total = _count(conn, mine_where)
-    mine_overdue = _count(conn, and_(mine_where, overdue))
+    own = own_clause(who)
+    mine: list[Row] = []
+    mine_total = mine_overdue = 0
+    if own is not None:
+        mine_where = and_(own, is_open)
+        mine = rows_where(conn, mine_where, order, limit)
+        mine_total = _count(conn, mine_where)
+        mine_overdue = _count(conn, and_(mine_where, overdue))
     shared: list[Row] = []
     shared_total = 0
-    if who.ward_id is not None and not who.is_staff:
-        # The ward branch of policy.visible_branches, open ones only.
-        shared_where = and_(_c.ward_id == who.ward_id, _c.consent_to_share.is_(True),
-                            _c.member_id != who.member_id, is_open)
+    branches = shared_branches(who)
+    if branches:
+        shared_where = and_(or_(*branches) if len(branches) > 1 else branches[0], is_open)
         shared = rows_where(conn, shared_where, order, limit)
         shared_total = _count(conn, shared_where)
     return Dashboard(mine, mine_total, mine_overdue, shared, shared_total)

@@ -14,9 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from crm_bridge.access.policy import Principal, UserRole, principal_for
 from crm_bridge.config.schema import CouncilConfig, PortalSettings
-from crm_bridge.portal.accounts import UserRole
-from crm_bridge.portal.policy import Principal
 from crm_bridge.store.tables import portal_sessions, users
 
 __all__ = [
@@ -61,7 +60,7 @@ def load_session(conn: Connection, token: str, config: CouncilConfig,
     row = conn.execute(
         select(portal_sessions.c.last_seen_at, portal_sessions.c.expires_at,
                portal_sessions.c.via, users.c.id, users.c.username, users.c.display_name,
-               users.c.role, users.c.member_id, users.c.active)
+               users.c.role, users.c.member_id, users.c.staff_group, users.c.active)
         .join(users, users.c.id == portal_sessions.c.user_id)
         .where(portal_sessions.c.id == sid)
     ).first()
@@ -83,13 +82,11 @@ def drop_session(conn: Connection, sid: str) -> None:
 
 
 def _principal(row: Any, sid: str, config: CouncilConfig) -> Principal:
-    role = UserRole(row.role)
-    member_id = row.member_id if role is UserRole.MEMBER else None
-    if member_id is not None and config.member(member_id) is None:
-        member_id = None  # the member has left the config: the account sees nothing
-    ward = config.ward_of(member_id) if member_id else None
-    return Principal(user_id=row.id, username=row.username, name=row.display_name, role=role,
-                     member_id=member_id, ward_id=ward.id if ward else None, session_id=sid)
+    # A member who has left the config, or a staff group it no longer has: sees nothing.
+    return principal_for(config, user_id=row.id, username=row.username,
+                         name=row.display_name, role=UserRole(row.role),
+                         member_id=row.member_id, staff_group=row.staff_group,
+                         session_id=sid)
 
 
 def end_session(conn: Connection, token: str) -> None:

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, or_, select, update
 
 from crm_bridge.models import (
     OPEN_STATUSES,
@@ -304,10 +304,15 @@ def _local_midnight(day: date, timezone: str) -> datetime:
 
 
 def list_enquiries(
-    conn: Connection, where: EnquiryFilter, limit: int = 100, offset: int = 0
+    conn: Connection, where: EnquiryFilter, limit: int = 100, offset: int = 0,
+    visible: ColumnElement[bool] | None = None,
 ) -> list[Enquiry]:
-    """Newest first; without history (``get_enquiry`` gives one enquiry in full)."""
-    query = where.apply(select(enquiries)).order_by(
+    """Newest first; without history (``get_enquiry`` gives one enquiry in full). ``visible``
+    narrows to what a principal may see (``access.policy.visible_clause``)."""
+    query = where.apply(select(enquiries))
+    if visible is not None:
+        query = query.where(visible)
+    query = query.order_by(
         enquiries.c.received_at.desc(), enquiries.c.reference.desc()
     )
     return [row_to_enquiry(row) for row in conn.execute(query.limit(limit).offset(offset))]

@@ -181,6 +181,8 @@ users = Table(
     Column("display_name", String(200), nullable=False),
     Column("role", String(20), nullable=False),  # member | staff | admin
     Column("member_id", String(64)),  # the elected member a 'member' account is
+    # The config's access.staff_groups entry a 'staff' account works in (migration 0010).
+    Column("staff_group", String(64)),
     Column("password_hash", Text),  # argon2; empty for single-sign-on-only accounts
     Column("active", Boolean, nullable=False, default=True),
     Column("failed_logins", Integer, nullable=False, default=0),
@@ -199,6 +201,10 @@ audit_log = Table(
     Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="SET NULL"),
            index=True),
     Column("detail", Text, nullable=False, default=""),
+    # Migration 0010: 'portal' or 'cli:<login>'; the account an account change was made to.
+    Column("via", String(200)),
+    Column("target_user", String(100), index=True),
+    Index("ix_audit_log_actor_at", "actor", "at"),
 )
 
 notifications = Table(

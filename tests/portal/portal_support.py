@@ -3,8 +3,7 @@
 The portal under test: a council folder with a seeded store, users of every role, and the
 real app served by uvicorn in a thread on a free loopback port (one per test session).
 
-Seeded enquiries (all in Clackmannanshire North unless said), one per case the
-authorisation rules distinguish:
+Seeded enquiries, one per case the authorisation rules distinguish:
 
     key              member (user)                   ward            consent
     own_shared       Kirsty Dalgleish (kirsty)       north           yes
@@ -13,7 +12,15 @@ authorisation rules distinguish:
     colleague_priv   Iain Tennant (iain)             north           no
     other_shared     Morag Kinnaird (morag)          west            yes
     other_private    Morag Kinnaird (morag)          west            no
-    mp_shared        Angus Tulloch MP (angus)        none            yes
+    mp_shared        Angus Tulloch MP (angus)        north           yes
+    mp_private       Angus Tulloch MP (angus)        north           no
+    msp_shared       Eilidh Brodie MSP (eilidh)      west            yes
+    msp_private      Eilidh Brodie MSP (eilidh)      west            no
+
+The council's access (``ACCESS``): staff group members-services (user staff) works for
+every councillor, mp-office (user mpoffice) for the MP only; the MSP shares with Kirsty
+Dalgleish by arrangement. The MP shares with no one, so the consented MP enquiry filed in
+Kirsty's ward is still the MP's alone.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from crm_bridge.app import Bridge
 from crm_bridge.intake import draft_from, log_enquiry
@@ -43,8 +51,21 @@ USERS: dict[str, tuple[UserRole, str | None]] = {
     "iain": (UserRole.MEMBER, "cllr-iain-tennant"),
     "morag": (UserRole.MEMBER, "cllr-morag-kinnaird"),
     "angus": (UserRole.MEMBER, "mp-angus-tulloch"),
+    "eilidh": (UserRole.MEMBER, "msp-eilidh-brodie"),
     "staff": (UserRole.STAFF, None),
+    "mpoffice": (UserRole.STAFF, None),
     "admin": (UserRole.ADMIN, None),
+}
+
+STAFF_GROUPS = {"staff": "members-services", "mpoffice": "mp-office"}
+
+ACCESS: dict[str, Any] = {
+    "staff_groups": [
+        {"id": "members-services", "name": "Members' services"},
+        {"id": "mp-office", "name": "Angus Tulloch MP's office", "councillors": False,
+         "members": ["mp-angus-tulloch"]},
+    ],
+    "sharing": [{"member": "msp-eilidh-brodie", "shared_with": ["cllr-kirsty-dalgleish"]}],
 }
 
 # key: (member, consent, constituent name, category, location)
@@ -62,7 +83,14 @@ SEEDS: dict[str, tuple[str, bool, str, str, str]] = {
     "other_private": ("cllr-morag-kinnaird", False, "Fergus Private-Other", "fly-tipping",
                       "Forth Crescent, Alloa"),
     "mp_shared": ("mp-angus-tulloch", True, "Greta Shared-MP", "council-tax", ""),
+    "mp_private": ("mp-angus-tulloch", False, "Hector Private-MP", "pothole",
+                   "Stirling Street, Tillicoultry"),
+    "msp_shared": ("msp-eilidh-brodie", True, "Isla Shared-MSP", "noise", "Ward Street, Alloa"),
+    "msp_private": ("msp-eilidh-brodie", False, "Jamie Private-MSP", "parks", ""),
 }
+# The ward an MP's or MSP's enquiry is filed under (councillors': their own).
+SEED_WARDS = {"mp_shared": "clacks-north", "mp_private": "clacks-north",
+              "msp_shared": "clacks-west", "msp_private": "clacks-west"}
 
 
 @dataclass
@@ -82,7 +110,11 @@ def free_socket() -> socket.socket:
 
 def council(root: Path) -> Path:
     config = root / "config.yaml"
-    shutil.copy(REPO / "config.example.yaml", config)
+    text = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    # The example's access: block (up to the next section) replaced by the tests' own.
+    start, end = text.index("\naccess:\n") + 1, text.index("# --- Elected members")
+    access = yaml.safe_dump({"access": ACCESS}, sort_keys=False)
+    config.write_text(text[:start] + access + "\n" + text[end:], encoding="utf-8")
     shutil.copytree(REPO / "mappings", root / "mappings")
     engine = make_engine(f"sqlite:///{root / 'crm-bridge.db'}")
     try:
@@ -96,7 +128,8 @@ def seed(bridge: Bridge) -> tuple[dict[str, str], dict[str, str]]:
     now = datetime.now(UTC)
     with bridge.engine.begin() as conn:
         for username, (role, member) in USERS.items():
-            create_user(conn, bridge.config, username, role, None, member, PASSWORD, now)
+            create_user(conn, bridge.config, username, role, None, member, PASSWORD, now,
+                        staff_group=STAFF_GROUPS.get(username))
         # Only for the throttling test, so locking it out never affects another test.
         create_user(conn, bridge.config, "throttled", UserRole.MEMBER, None,
                     "cllr-euan-lochhead", PASSWORD, now)
@@ -106,7 +139,8 @@ def seed(bridge: Bridge) -> tuple[dict[str, str], dict[str, str]]:
             "member_id": member, "category_id": category, "consent_to_share": consent,
             "description": f"Seeded enquiry {key}: please look into it",
             "location": location or None, "channel": "surgery", "logged_by": "seed",
-            "constituent": {"name": name, "postcode": f"FK10 {number + 1}AB",
+            "ward_id": SEED_WARDS.get(key),
+            "constituent": {"name": name, "postcode": f"FK{10 + number // 9} {number % 9 + 1}AB",
                             "email": f"{key}@example.com"},
         })
         logged = log_enquiry(bridge.engine, bridge.config, bridge.router, draft,

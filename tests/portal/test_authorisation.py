@@ -1,36 +1,54 @@
-"""Who sees what: every role x own / ward colleague / other ward x consent yes / no, on every
-page and API endpoint that shows or changes an enquiry. The expected table is written out
-by hand here, not computed with the portal's own policy code.
+"""Who sees what, the authorisation matrix: councillors in two wards, an MP, an MSP with a
+sharing arrangement, staff in two staff groups and an admin, against own / ward colleague /
+other ward / MP / MSP enquiries with consent yes and no, on every page, API endpoint and CLI
+command that shows or changes an enquiry. The expected table is written out by hand here,
+not computed with the policy code.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from crm_bridge.access.audit import cli_login
+from crm_bridge.cli import cli
+from crm_bridge.portal.accounts import UserRole
 from crm_bridge.store.tables import audit_log
 from portal.portal_support import SEEDS, USERS, Client, Seeded
 
 SEES: dict[str, set[str]] = {
-    "kirsty": {"own_shared", "own_private", "colleague_shared"},
+    # Councillors: their own, and their ward colleagues' consented ones in the ward; the MP's
+    # consented enquiry filed in Kirsty's ward is the MP's alone (no sharing arrangement).
+    "kirsty": {"own_shared", "own_private", "colleague_shared", "msp_shared"},
     "iain": {"colleague_shared", "colleague_private", "own_shared"},
     "morag": {"other_shared", "other_private"},
-    "angus": {"mp_shared"},
-    "staff": set(SEEDS),
+    # The MP and MSP: their own only; the MSP's consented one is filed in Morag's ward, but
+    # only the arrangement's Kirsty sees it.
+    "angus": {"mp_shared", "mp_private"},
+    "eilidh": {"msp_shared", "msp_private"},
+    # Staff: their group's members (members-services: councillors; mp-office: the MP).
+    "staff": {"own_shared", "own_private", "colleague_shared", "colleague_private",
+              "other_shared", "other_private"},
+    "mpoffice": {"mp_shared", "mp_private"},
     "admin": set(),
 }
 
-# Follow-up notes: only the member whose enquiry it is, and staff.
+# Follow-up notes: only the member whose enquiry it is, and staff acting for that member.
 NOTES: dict[str, set[str]] = {
     "kirsty": {"own_shared", "own_private"},
     "iain": {"colleague_shared", "colleague_private"},
     "morag": {"other_shared", "other_private"},
-    "angus": {"mp_shared"},
-    "staff": set(SEEDS),
+    "angus": {"mp_shared", "mp_private"},
+    "eilidh": {"msp_shared", "msp_private"},
+    "staff": SEES["staff"],
+    "mpoffice": SEES["mpoffice"],
     "admin": set(),
 }
+STAFF = [u for u, (role, _) in USERS.items() if role is UserRole.STAFF]
 
 CASES = [(user, key) for user in USERS for key in SEEDS]
 
@@ -106,7 +124,7 @@ def test_follow_up_note(portal: Seeded, clients: dict[str, Client], user: str,
         assert response.status_code == 404
 
 
-@pytest.mark.parametrize("user", [u for u in USERS if u != "staff"])
+@pytest.mark.parametrize("user", [u for u in USERS if u not in STAFF])
 def test_only_staff_reassign(clients: dict[str, Client], user: str) -> None:
     client = clients[user]
     assert client.get("/reassign").status_code == 403
@@ -195,3 +213,58 @@ def test_sql_and_python_rules_agree(portal: Seeded, user: str) -> None:
                  if can_view(who, r.member_id, r.ward_id, r.consent_to_share)}
     assert by_clause == by_python
     assert sorted(by_branches) == sorted(by_python)  # disjoint: nothing counted twice
+
+
+def _cli(portal: Seeded, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(portal.bridge.loaded.path), *args],
+                              env={"CRM_BRIDGE_CONFIG": None})
+
+
+@pytest.mark.parametrize(("user", "key"), CASES)
+def test_cli_show_as_user(portal: Seeded, user: str, key: str) -> None:
+    """`enquiry show --as USER` applies the portal account's policy, as the page does."""
+    ref, name = portal.refs[key], SEEDS[key][2]
+    shown = _cli(portal, "enquiry", "show", ref, "--as", user, "--json")
+    if key in SEES[user]:
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["constituent"]["name"] == name
+    else:
+        assert shown.exit_code == 2
+        assert name not in shown.output
+        if user == "admin":
+            assert "sees no enquiries" in shown.output
+        else:
+            assert f"no enquiry '{ref}'" in shown.output
+
+
+@pytest.mark.parametrize("user", [u for u in USERS if u != "admin"])
+def test_cli_list_as_user(portal: Seeded, user: str) -> None:
+    listed = _cli(portal, "enquiry", "list", "--as", user, "--json", "--limit", "1000")
+    assert listed.exit_code == 0, listed.output
+    shown = {item["reference"] for item in json.loads(listed.output)}
+    assert {k for k, ref in portal.refs.items() if ref in shown} == SEES[user]
+
+
+def test_cli_operator_sees_all_and_is_audited(portal: Seeded) -> None:
+    """Without --as the CLI reads as the operator: everything, each read audited as
+    cli:<login>; with --as, as the account, made via cli:<login>."""
+    login = cli_login()
+    key = "msp_private"
+    before = _audit_rows(portal, key)
+    shown = _cli(portal, "enquiry", "show", portal.refs[key])
+    assert shown.exit_code == 0 and SEEDS[key][2] in shown.output
+    listed = _cli(portal, "enquiry", "list", "--json", "--limit", "1000")
+    assert {item["reference"] for item in json.loads(listed.output)} >= set(
+        portal.refs.values())
+    as_eilidh = _cli(portal, "enquiry", "show", portal.refs[key], "--as", "eilidh")
+    assert as_eilidh.exit_code == 0
+    new = _audit_rows(portal, key)[len(before):]
+    assert new == [(login, login, "viewed"), (login, login, "listed"),
+                   ("eilidh", login, "viewed")]
+
+
+def _audit_rows(portal: Seeded, key: str) -> list[tuple[str, str, str]]:
+    with portal.bridge.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(audit_log.c.actor, audit_log.c.via, audit_log.c.action)
+            .where(audit_log.c.enquiry_id == portal.ids[key]).order_by(audit_log.c.id))]

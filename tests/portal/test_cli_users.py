@@ -82,9 +82,15 @@ def test_add_twice_needs_replace(config: Path) -> None:
     again = run(config, "user", "add", "ops", "--role", "admin", "--password-stdin",
                 input="admin password 2\n")
     assert again.exit_code == 2 and "already exists" in again.output
-    replaced = run(config, "user", "add", "ops", "--role", "staff", "--replace",
+    no_group = run(config, "user", "add", "ops", "--role", "staff", "--replace",
                    "--password-stdin", input="admin password 2\n")
+    assert no_group.exit_code == 2
+    assert "--group" in no_group.output and "members-services, mp-office" in no_group.output
+    replaced = run(config, "user", "add", "ops", "--role", "staff", "--replace",
+                   "--group", "members-services", "--password-stdin",
+                   input="admin password 2\n")
     assert replaced.exit_code == 0
+    assert "ops (staff, staff group members-services) ready" in replaced.output
     assert verify_password(stored_hash(config, "ops"), "admin password 2")
 
 

@@ -22,7 +22,8 @@ from crm_bridge.store.migrate import upgrade
 from crm_bridge.store.tables import enquiries
 
 ZONE = ZoneInfo("Europe/London")
-STAFF = Principal(1, "staff", "Staff", UserRole.STAFF, None, None, "s")
+STAFF = Principal(1, "staff", "Staff", UserRole.STAFF, None, None, "s",
+                  scope=frozenset({"cllr-a", "cllr-b"}))
 MEMBER = Principal(2, "m", "M", UserRole.MEMBER, "cllr-a", "ward-1", "m")
 TEXTS = [  # (name, description, location)
     ("Ann O'Neil", "Pothole on the corner, 50% of the road", "12 Main Street"),

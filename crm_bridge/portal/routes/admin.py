@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from crm_bridge.access.audit import grant_detail
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.portal.accounts import UserRole, create_user, list_users, set_active
 from crm_bridge.portal.audit import record
@@ -21,7 +22,7 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-_FIELDS = ("username", "display_name", "role", "member", "password")
+_FIELDS = ("username", "display_name", "role", "member", "group", "password")
 
 
 def _admin(v: Visit) -> Principal:
@@ -36,9 +37,11 @@ def _page(v: Visit, values: dict[str, str], errors: dict[str, str], status: int 
     with v.portal.store.read() as conn:
         accounts = list_users(conn)
     config = v.portal.bridge.config
+    groups = {g.id: g.name for g in config.access.staff_groups}
     return render(v, "users.html", status, accounts=accounts, values=values, errors=errors,
                   members=[(m.id, m.name) for m in config.members], done=done,
-                  roles=[r.value for r in UserRole])
+                  roles=[r.value for r in UserRole], groups=groups,
+                  group_options=list(groups.items()))
 
 
 @router.get("/users")
@@ -64,14 +67,20 @@ def add_user(v: Annotated[Visit, Depends(visit)],
     if not errors:
         try:
             with v.portal.store.write() as conn:
-                create_user(conn, v.portal.bridge.config, values["username"],
-                            UserRole(values["role"]), values["display_name"] or None,
-                            values["member"] or None if values["role"] == "member" else None,
-                            values["password"], v.now)
-                record(conn, v.now, who.username, "user_added", None, values["username"])
+                account = create_user(
+                    conn, v.portal.bridge.config, values["username"], UserRole(values["role"]),
+                    values["display_name"] or None,
+                    values["member"] or None if values["role"] == "member" else None,
+                    values["password"], v.now,
+                    staff_group=values["group"] or None if values["role"] == "staff" else None)
+                record(conn, v.now, who.username, "user_added", None,
+                       grant_detail(account.role.value, account.staff_group, account.member_id),
+                       target_user=account.username)
         except InputError as exc:
-            errors[exc.field if exc.field in _FIELDS else "username"] = (
-                exc.message[:1].upper() + exc.message[1:])
+            message = exc.message[:1].upper() + exc.message[1:]
+            if exc.field == "group":  # the CLI's words name --group; the page has a list
+                message = "Select the staff group: it decides whose enquiries the account sees"
+            errors[exc.field if exc.field in _FIELDS else "username"] = message
     if errors:
         values["password"] = ""
         return _page(v, values, errors, 400)
@@ -90,7 +99,7 @@ def toggle_user(username: str, v: Annotated[Visit, Depends(visit)],
         with v.portal.store.write() as conn:
             set_active(conn, username, active)
             record(conn, v.now, who.username, "user_enabled" if active else "user_disabled",
-                   None, username)
+                   None, username, target_user=username.strip().lower())
     except NotFoundError:
         raise HTTPException(status_code=404) from None
     return RedirectResponse("/users?done=" + ("enabled" if active else "disabled"),

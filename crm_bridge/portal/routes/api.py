@@ -18,7 +18,7 @@ from crm_bridge.portal.audit import record_many
 from crm_bridge.portal.context import Visit, api_principal, visit
 from crm_bridge.portal.duplicates import Duplicates, find_duplicates
 from crm_bridge.portal.forms import parse_enquiry_form
-from crm_bridge.portal.policy import Principal, can_add_note
+from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
 from crm_bridge.portal.queries import dashboard, search, visible_enquiry
 from crm_bridge.portal.routes.search import PER_PAGE, search_filter
 from crm_bridge.portal.security import same_origin
@@ -227,6 +227,8 @@ def api_duplicates(
         raise HTTPException(status_code=403, detail="this account cannot see enquiries")
     config = v.portal.bridge.config
     member_id = who.member_id if not who.is_staff else member
+    if member_id is not None and not can_log_for(who, member_id):
+        member_id = None  # a member this user does not work for: no ward to look in
     ward = config.ward_of(member_id) if member_id else None
     with v.portal.store.read() as conn:
         dupes = find_duplicates(conn, who, ward_id=ward.id if ward else None,

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from crm_bridge.access.policy import shared_with
 from crm_bridge.errors import InputError
 from crm_bridge.models import Enquiry
 from crm_bridge.portal.actions import add_note
 from crm_bridge.portal.audit import record
 from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.photos import load_photo
-from crm_bridge.portal.policy import Principal, can_add_note
+from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
 from crm_bridge.portal.queries import photos_of, visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
@@ -33,10 +34,12 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
         record(conn, v.now, who.username, "viewed", str(enquiry.id), "enquiry page")
     ward = config.ward(enquiry.ward_id) if enquiry.ward_id else None
     colleagues = [(m, config.member(m)) for m in ward.members] if ward else []
-    reassign_to = [(m.id, m.name) for _, m in colleagues if m and m.id != enquiry.member_id]
+    reassign_to = [(m.id, m.name) for _, m in colleagues
+                   if m and m.id != enquiry.member_id and can_log_for(who, m.id)]
     today = portal.bridge.router.calendar.local_date(v.now)
     return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, errors=errors,
                   note=note, may_note=can_add_note(who, enquiry), today=today,
+                  shared_with=shared_with(config, enquiry.member_id, enquiry.consent.to_share),
                   reassign_to=reassign_to if who.is_staff else [],
                   history=list(reversed(enquiry.history)))
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
 from crm_bridge.models import Channel
 from crm_bridge.portal.actions import link_enquiries, log_from_portal
@@ -21,7 +22,12 @@ from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.duplicates import find_duplicates
 from crm_bridge.portal.forms import CHANNEL_LABELS, parse_enquiry_form
 from crm_bridge.portal.photos import Photo, check_photo
-from crm_bridge.portal.policy import Principal, loggable_members
+from crm_bridge.portal.policy import (
+    Principal,
+    can_log_for,
+    consent_question,
+    loggable_members,
+)
 from crm_bridge.portal.queries import visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
@@ -31,11 +37,35 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
+def _consent_words(config: CouncilConfig, who: Principal,
+                   member_id: str) -> tuple[str | None, str]:
+    """The sharing question (None: not asked) and its hint, naming who would see it. Staff
+    who have not chosen the member yet are told who sees it for each member."""
+    member = config.member(member_id) if member_id else None
+    if member is not None:
+        question = consent_question(config, member.id)
+        if question is None:
+            return None, (f"Enquiries for {member.name} are seen only by them and the "
+                          "members’ services staff working for them, so there is no "
+                          "sharing question.")
+        return question, "Ask the constituent. If they agree, these members see their " \
+            "name, details and the enquiry."
+    lines = []
+    for mid, name in loggable_members(who, config):
+        asked = consent_question(config, mid)
+        lines.append(f"{name}: " + (asked[len("Share with "):-1] if asked else "no one"))
+    return ("Can the member share this enquiry?",
+            "Ask the constituent. Who sees it if they agree: " + "; ".join(lines) + ".")
+
+
 def _form_page(v: Visit, who: Principal, values: dict[str, str], errors: dict[str, str],
                status: int = 200) -> Response:
     config = v.portal.bridge.config
+    member_id = values.get("member", "") if who.is_staff else who.member_id or ""
+    question, hint = _consent_words(config, who, member_id)
     return render(
         v, "new.html", status, values=values, errors=errors,
+        consent_question=question, consent_hint=hint,
         members=loggable_members(who, config) if who.is_staff else [],
         categories=[(c.id, c.label) for c in config.categories],
         channels=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
@@ -52,7 +82,11 @@ def _may_log(who: Principal) -> None:
 def new_page(v: Annotated[Visit, Depends(visit)]) -> Response:
     who = signed_in(v)
     _may_log(who)
-    return _form_page(v, who, {"channel": Channel.SURGERY.value}, {})
+    values = {"channel": Channel.SURGERY.value}
+    chosen = v.request.query_params.get("member", "")
+    if who.is_staff and can_log_for(who, chosen):
+        values["member"] = chosen  # the sharing question can then name who would see it
+    return _form_page(v, who, values, {})
 
 
 async def _photo(form: FormData, max_bytes: int) -> Photo | str | None:
@@ -123,7 +157,7 @@ def link_page(reference: str, v: Annotated[Visit, Depends(visit)],
         enquiry = visible_enquiry(conn, who, reference)
     if enquiry is None:
         raise HTTPException(status_code=404)
-    if who.member_id != enquiry.member_id and not who.is_staff:
+    if not can_log_for(who, enquiry.member_id):
         raise HTTPException(status_code=403, detail="Only the member's own enquiries")
     others = [str(x) for x in form.getlist("link")]
     link_enquiries(v.portal.store, who, enquiry, others, v.now)

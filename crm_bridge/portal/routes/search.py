@@ -65,17 +65,12 @@ def search_filter(params: Mapping[str, str], config: CouncilConfig
     return where, values, errors
 
 
-def _ward_id(config: CouncilConfig, member_id: str) -> str | None:
-    ward = config.ward_of(member_id)
-    return ward.id if ward else None
-
-
 def _options(config: CouncilConfig, who: Principal) -> dict[str, list[tuple[str, str]]]:
+    """The filters' choices: only members whose casework this user may see."""
     wards = config.wards if who.is_staff else [w for w in config.wards if w.id == who.ward_id]
-    members = config.members if who.is_staff else [
-        m for m in config.members
-        if m.id == who.member_id or (who.ward_id is not None and _ward_id(config, m.id)
-                                     == who.ward_id)]
+    seen = who.scope if who.is_staff else {who.member_id, *who.ward_sharers,
+                                           *who.direct_sharers}
+    members = [m for m in config.members if m.id in seen]
     return {
         "ward": [(w.id, w.name) for w in wards],
         "member": [(m.id, m.name) for m in members],

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from crm_bridge.errors import InputError
 from crm_bridge.portal.actions import reassign
 from crm_bridge.portal.context import Visit, signed_in, visit
-from crm_bridge.portal.policy import Principal
+from crm_bridge.portal.policy import Principal, loggable_members
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
 
@@ -28,18 +28,18 @@ def _staff(v: Visit) -> Principal:
     return who
 
 
-def _page(v: Visit, values: dict[str, str], errors: dict[str, str], moved: int | None = None,
-          status: int = 200) -> Response:
+def _page(v: Visit, who: Principal, values: dict[str, str], errors: dict[str, str],
+          moved: int | None = None, status: int = 200) -> Response:
     config = v.portal.bridge.config
     return render(v, "reassign.html", status, values=values, errors=errors, moved=moved,
-                  members=[(m.id, m.name) for m in config.members])
+                  members=loggable_members(who, config))
 
 
 @router.get("/reassign")
 def reassign_page(v: Annotated[Visit, Depends(visit)]) -> Response:
-    _staff(v)
+    who = _staff(v)
     moved = v.request.query_params.get("moved", "")
-    return _page(v, {}, {}, int(moved) if moved.isdigit() else None)
+    return _page(v, who, {}, {}, int(moved) if moved.isdigit() else None)
 
 
 @router.post("/reassign")
@@ -52,7 +52,7 @@ def reassign_all(v: Annotated[Visit, Depends(visit)],
         moved = reassign(v.portal.store, v.portal.bridge, who, values["from_member"],
                          values["to_member"], None, v.now)
     except InputError as exc:
-        return _page(v, values, {exc.field: exc.message}, status=400)
+        return _page(v, who, values, {exc.field: exc.message}, status=400)
     return RedirectResponse(f"/reassign?moved={moved}", status_code=303)
 
 
