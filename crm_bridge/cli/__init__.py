@@ -58,6 +58,7 @@ def _register() -> None:
         extend,
         notify,
         officer,
+        purge,
         serve,
         setup,
         sync,
@@ -76,6 +77,7 @@ def _register() -> None:
     cli.add_command(users.user)
     cli.add_command(notify.notify)
     cli.add_command(connector.connector)
+    cli.add_command(purge.purge)
 
 
 _register()
