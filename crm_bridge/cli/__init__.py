@@ -59,6 +59,7 @@ def _register() -> None:
         notify,
         officer,
         purge,
+        sar,
         serve,
         setup,
         sync,
@@ -78,6 +79,7 @@ def _register() -> None:
     cli.add_command(notify.notify)
     cli.add_command(connector.connector)
     cli.add_command(purge.purge)
+    cli.add_command(sar.sar)
 
 
 _register()
