@@ -56,6 +56,7 @@ def _register() -> None:
         demo,
         enquiry,
         extend,
+        member,
         notify,
         officer,
         purge,
@@ -80,6 +81,7 @@ def _register() -> None:
     cli.add_command(connector.connector)
     cli.add_command(purge.purge)
     cli.add_command(sar.sar)
+    cli.add_command(member.member)
 
 
 _register()
