@@ -74,7 +74,7 @@ def _caseload(bridge: Bridge, draft: Callable[..., EnquiryDraft]) -> dict[str, E
                     f"Repaired. Also reported by Hector Menteith ({hector.reference}), "
                     "who lives at 22 Menteith Gardens, Alloa.")
     second = respond(bridge, second, closing, "Lamp replaced")
-    hector = respond(bridge, hector, closing, "Repaired")
+    hector = respond(bridge, hector, closing, "Repaired; Isobel Quarrier reported it too")
     sync_crm(bridge, closing + timedelta(hours=2))
     return {"first": first, "second": second, "hector": hector,
             "open": stored(bridge, still_open.reference)}
@@ -153,6 +153,8 @@ def test_erasure_removes_the_subjects_data_anonymises_the_local_case_and_keeps_o
 
     erased = sorted([made["first"].reference, made["open"].reference])
     assert done["erased"] == erased and done["closed"] == [made["open"].reference]
+    # Hector's record is not edited, but staff are told it names her (in his history).
+    assert done["mentioned_in"] == dry["mentioned_in"] == [made["hector"].reference]
     assert done["crm"] == {"to_action": [], "anonymised": [
         {"reference": made[k].reference, "crm_ref": made[k].crm_ref}
         for k in sorted(("first", "open"), key=lambda k: made[k].reference)]}

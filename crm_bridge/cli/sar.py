@@ -112,6 +112,9 @@ def erase(ctx: CliContext, email: str | None, phone: str | None, name: str | Non
         click.echo(f"  {case.reference}: CRM case {case.crm_ref} anonymised")
     for case, why in report.crm.to_action:
         click.echo(f"  {case.reference}: CRM case {case.crm_ref}: {why}")
+    if report.mentioned_in:
+        click.echo("other people's enquiries that name them (not changed; review): "
+                   + ", ".join(report.mentioned_in))
 
 
 @sar.command("correct")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from connectors.base import Connector
 from crm_bridge.config.loader import LoadedConfig
@@ -24,7 +24,7 @@ from crm_bridge.privacy.mailfolder import files_naming
 from crm_bridge.privacy.scrub import Scrubbed, compact, count_scrub, scrub, secure
 from crm_bridge.privacy.subject import Match, Subject, find_enquiries
 from crm_bridge.store.enquiries import add_history
-from crm_bridge.store.tables import enquiries
+from crm_bridge.store.tables import enquiries, enquiry_history
 
 __all__ = ["EraseReport", "erase", "narrow"]
 
@@ -40,10 +40,12 @@ class EraseReport:
     scrubbed: Scrubbed = field(default_factory=Scrubbed)
     mail_files: int = 0
     crm: CrmOutcome = field(default_factory=CrmOutcome)
+    mentioned_in: list[str] = field(default_factory=list)  # others' enquiries naming them
 
     def as_dict(self) -> dict[str, object]:
         return {"dry_run": self.dry_run, "erased": self.references,
                 "left_open": self.left_open, "closed": self.closed,
+                "mentioned_in": self.mentioned_in,
                 **{k: v for k, v in self.scrubbed.as_dict().items() if k != "enquiries"},
                 "mail_files": self.mail_files, "crm": self.crm.as_dict()}
 
@@ -79,6 +81,7 @@ def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
         report.left_open = [r.reference for r in rows if r not in chosen]
         report.references = [r.reference for r in chosen]
         report.closed = [r.reference for r in chosen if r.status in _OPEN]
+        report.mentioned_in = _mentions(conn, [r.id for r in chosen])
         if dry_run:
             report.scrubbed = count_scrub(conn, [r.id for r in chosen])
         conn.rollback()
@@ -112,3 +115,26 @@ def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
     report.crm = action_cases(cases, True, connector,
                               "erased in the bridge: erase or anonymise this case in the CRM")
     return report
+
+
+def _mentions(conn: Connection, ids: list[str]) -> list[str]:
+    """Other enquiries whose text names the person (their name, e-mail or phone as held on
+    the enquiries being erased): erasure does not edit other people's records, so these are
+    listed for staff to review."""
+    if not ids:
+        return []
+    c, h = enquiries.c, enquiry_history.c
+    terms: set[str] = set()
+    for row in conn.execute(select(c.constituent_name, c.constituent_email, c.constituent_phone)
+                            .where(c.id.in_(ids))):
+        terms.update(str(v).strip().lower() for v in row if v and len(str(v).strip()) >= 4)
+    found: set[str] = set()
+    for term in sorted(terms):
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        texts = or_(*(func.lower(col).like(like, escape="\\")
+                      for col in (c.description, c.location, c.response)))
+        found.update(conn.execute(select(c.reference).where(texts, c.id.not_in(ids))).scalars())
+        found.update(conn.execute(
+            select(c.reference).join(enquiry_history, h.enquiry_id == c.id)
+            .where(func.lower(h.detail).like(like, escape="\\"), c.id.not_in(ids))).scalars())
+    return sorted(found)
