@@ -163,3 +163,22 @@ def test_a_ward_change_keeps_each_enquiry_in_the_ward_it_was_logged_in(
             after_change.reference]
     finally:
         moved.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["member", "retire", "cllr-kirsty", "--handover-to", IAIN],
+     "error: MEMBER: unknown member 'cllr-kirsty' (did you mean 'cllr-kirsty-dalgleish'?)"),
+    (["member", "retire", KIRSTY, "--handover-to", IAIN, "--consented", "ENQ-2026-000999"],
+     "error: --consented: ENQ-2026-000999 is not an open enquiry of Kirsty Dalgleish's"),
+    (["member", "retire", KIRSTY, "--handover-to", IAIN, "--reason", " "],
+     "error: --reason: say why the member left office (it is recorded)"),
+])
+def test_bad_retire_input_gets_one_line_and_records_nothing(
+    bridge: Bridge, config_file: Path, draft: Callable[..., EnquiryDraft], args: list[str],
+    message: str
+) -> None:
+    _kirstys(bridge, draft)
+    result = invoke(["--config", str(config_file), *args])
+    assert (result.exit_code, result.output.strip()) == (2, message)
+    assert rows(bridge, audit_log) == []
+    assert _run(config_file, "member", "list") == []  # type: ignore[comparison-overlap]
