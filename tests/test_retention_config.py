@@ -3,12 +3,14 @@ other setting (file, line, field and fix), and the period each enquiry gets."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from crm_bridge.config.loader import load_config
 from crm_bridge.errors import ConfigError
+from crm_bridge.privacy.retention import months_before
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 
@@ -55,3 +57,14 @@ def test_a_bad_retention_setting_is_located_and_named(
 ) -> None:
     path, text, lines = _load(tmp_path, old, new)
     assert lines == [f"{path}:{_line(text, needle)} {message}"]
+
+
+@pytest.mark.parametrize(("moment", "months", "expected"), [
+    ("2029-03-31T10:00+00:00", 1, "2029-02-28T10:00+00:00"),
+    ("2028-03-31T10:00+00:00", 1, "2028-02-29T10:00+00:00"),
+    ("2029-01-15T10:00+00:00", 24, "2027-01-15T10:00+00:00"),
+    ("2029-01-15T10:00+00:00", -13, "2030-02-15T10:00+00:00"),
+])
+def test_periods_are_calendar_months(moment: str, months: int, expected: str) -> None:
+    assert months_before(datetime.fromisoformat(moment), months) == datetime.fromisoformat(
+        expected)

@@ -249,3 +249,22 @@ def test_a_crm_response_after_erasure_brings_back_the_status_not_the_text(
     after = stored(bridge, made["open"].reference)
     assert after.response is None and after.responded_at is not None
     assert "Quarrier" not in json.dumps([h.detail for h in after.history])
+
+
+def test_erasure_with_the_crm_unreachable_still_erases_and_lists_the_case(
+    bridge: Bridge, config_file: Path, draft: Callable[..., EnquiryDraft]
+) -> None:
+    enquiry = _log(bridge, draft, constituent=ISOBEL)
+    with bridge.engine.begin() as conn:
+        set_fields(conn, str(enquiry.id), NOW, crm_ref="LOC-000042", status="closed",
+                   closed_at=NOW)
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(text.replace("  path: local-crm.db\n",
+                                        "  path: /proc/no-such-dir/local-crm.db\n"),
+                           encoding="utf-8")
+    done = _cli(config_file, "sar", "erase", "--email", ISOBEL["email"], "--reason", "ER-6")
+    assert done["erased"] == [enquiry.reference]
+    [listed] = done["crm"]["to_action"]  # type: ignore[index]
+    assert (listed["reference"], listed["crm_ref"]) == (enquiry.reference, "LOC-000042")
+    assert listed["why"].startswith("the CRM connector could not be opened: local case store ")
+    assert stored(bridge, enquiry.reference).constituent.name == REMOVED

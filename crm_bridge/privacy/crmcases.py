@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from connectors.base import CaseAnonymiser, Connector
-from crm_bridge.errors import ConnectorError
+from crm_bridge.errors import ConnectorError, CrmBridgeError
 
 __all__ = ["CrmCase", "CrmOutcome", "action_cases"]
 
@@ -48,7 +48,12 @@ def action_cases(cases: Sequence[CrmCase], anonymise: bool,
     if not anonymise:
         outcome.to_action = [(case, why_listed) for case in cases]
         return outcome
-    opened = connector()
+    try:
+        opened = connector()
+    except CrmBridgeError as exc:  # the bridge's part is done: say what is left, and why
+        outcome.to_action = [(case, f"the CRM connector could not be opened: {exc}")
+                             for case in cases]
+        return outcome
     if not isinstance(opened, CaseAnonymiser):
         name = getattr(opened, "name", "this")
         outcome.to_action = [(case, f"the {name} connector cannot anonymise cases: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,12 +17,10 @@ __all__ = ["Expired", "expired", "months_before"]
 
 def months_before(moment: datetime, months: int) -> datetime:
     """``moment`` less whole calendar months (31 March less one month: 28/29 February)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
     month += 1
-    days = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-            31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    return moment.replace(year=year, month=month, day=min(moment.day, days))
+    return moment.replace(year=year, month=month,
+                          day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
