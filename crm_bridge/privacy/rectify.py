@@ -19,6 +19,7 @@ from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.models import Constituent
 from crm_bridge.privacy.crmcases import CrmCase
 from crm_bridge.privacy.erase import narrow
+from crm_bridge.privacy.scrub import compact, secure
 from crm_bridge.privacy.subject import Subject, find_enquiries
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.tables import enquiries
@@ -111,6 +112,7 @@ def correct(engine: Engine, subject: Subject | None, references: Sequence[str],
         if dry_run:
             conn.rollback()
             return report
+        secure(conn)  # the inaccurate values are overwritten on disk, not only replaced
         values = {FIELDS[k]: v for k, v in changes.items()}
         detail = f"corrected {', '.join(report.fields)}; reason: {reason}"
         for row in rows:
@@ -118,4 +120,5 @@ def correct(engine: Engine, subject: Subject | None, references: Sequence[str],
                 **values, updated_at=now))
             add_history(conn, row.id, now, "corrected", actor, detail)
             record(conn, now, actor, "sar_correct", row.id, detail)
+    compact(engine)
     return report
