@@ -26,6 +26,7 @@ from crm_bridge.models import Enquiry, ServiceDestination, Status
 __all__ = [
     "AuthError",
     "BaseMapping",
+    "CaseAnonymiser",
     "CaseRef",
     "CaseSnapshot",
     "CaseUpdate",
@@ -164,6 +165,18 @@ class SupportsSetup(Protocol):
     def check(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
 
     def setup(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
+
+
+@runtime_checkable
+class CaseAnonymiser(Protocol):
+    """Optional capability: a CRM in which the bridge may remove a case's personal data
+    (its text, notes and response), keeping the case itself, its queue, status and dates.
+
+    Used by `crm-bridge sar erase`, and by `crm-bridge purge` when ``retention.crm`` is
+    ``anonymise``. Anonymising a case twice is harmless. A CRM without it is told by
+    people: the bridge lists the cases to action there."""
+
+    def anonymise_case(self, case_ref: str) -> None: ...
 
 
 class ConnectorFactory(Protocol):

@@ -112,6 +112,14 @@ class LocalConnector:
     def close(self) -> None:
         self.store.close()
 
+    # -- anonymising a case (an optional capability: CaseAnonymiser) ------------------------
+    def anonymise_case(self, case_ref: str) -> None:
+        try:
+            self.store.anonymise(case_ref)
+        except NotFoundError as exc:
+            raise PermanentError(str(exc)) from None
+        log.info("local anonymise_case %s", case_ref)
+
     # -- the officer desk (an optional capability) ------------------------------------------
     def desk(self) -> LocalCaseStore:
         return self.store

@@ -32,9 +32,10 @@ from crm_bridge.errors import NotFoundError, PermanentError
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.types import UtcDateTime
 
-__all__ = ["CASE_STATUSES", "CaseEvent", "LocalCase", "LocalCaseStore"]
+__all__ = ["ANONYMISED", "CASE_STATUSES", "CaseEvent", "LocalCase", "LocalCaseStore"]
 
 CASE_STATUSES = ("new", "open", "resolved", "closed")
+ANONYMISED = "(personal data removed)"
 
 _meta = MetaData()
 _cases = Table(
@@ -201,6 +202,23 @@ class LocalCaseStore:
                 number=number, at=when, kind="response" if response is not None else "status",
                 actor=actor, body=response or "", status=status))
             return _case(conn.execute(by_number).one())
+
+    def anonymise(self, case_ref: str, at: datetime | None = None) -> None:
+        """Remove the case's text, response and every event's text; keep its queue, status
+        and dates. Overwritten on disk (secure_delete), not only unlinked."""
+        number = case_number(self.get(case_ref).case_ref)
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            conn.execute(update(_cases).where(_cases.c.number == number).values(
+                title=f"{case_id(number)} (anonymised)", body=ANONYMISED, response=None,
+                updated_at=at or _now()))
+            conn.execute(update(_events).where(_events.c.number == number).values(body=""))
+        # The write-ahead log still holds earlier images of the pages: fold it in and empty it.
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
 
     def events_since(self, seq: int, kinds: tuple[str, ...] = ("status", "response"),
                      batch: int = 1000) -> Iterator[CaseEvent]:

@@ -43,6 +43,11 @@ def enquiry_lines(enquiry: Enquiry, config: CouncilConfig, zone: ZoneInfo,
         "",
         enquiry.description,
     ]
+    if enquiry.purged_at:
+        lines += ["", f"personal data removed {local(enquiry.purged_at):%a %d %b %Y}"]
+    if enquiry.archived_at:
+        lines += ["", f"archived {local(enquiry.archived_at):%a %d %b %Y} (its member left "
+                  "office)"]
     if enquiry.failure_reason:
         lines += ["", f"failed to send: {enquiry.failure_reason}"]
     if enquiry.response:

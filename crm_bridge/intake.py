@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
@@ -29,6 +29,7 @@ from crm_bridge.models import (
 from crm_bridge.routing import Router
 from crm_bridge.store.enquiries import add_history, insert_enquiry, next_number
 from crm_bridge.store.outbox import enqueue
+from crm_bridge.store.tables import member_departures
 from crm_bridge.suggest import unknown
 
 __all__ = ["EARLIEST_RECEIVED", "EnquiryDraft", "draft_from", "log_enquiry", "prepare_enquiry"]
@@ -143,6 +144,13 @@ def log_enquiry(
     fields, received_on = _checked(draft, config, router, now)
     year = received_on.year
     with engine.begin() as conn:
+        left = conn.execute(select(member_departures.c.left_at).where(
+            member_departures.c.member_id == draft.member_id)).scalar_one_or_none()
+        if left is not None:
+            member = config.member(draft.member_id)
+            raise InputError("member", f"{member.name if member else draft.member_id} left "
+                             f"office on {left:%d %b %Y}: log it for the member who now "
+                             "represents the constituent")
         number = next_number(conn, f"reference-{year}")
         reference = f"{config.council.reference_prefix}-{year:04d}-{number:06d}"
         enquiry = Enquiry(reference=reference, **fields)

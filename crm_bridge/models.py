@@ -203,3 +203,5 @@ class Enquiry(_Frozen):
     failure_reason: str | None = None
     linked: list[str] = Field(default_factory=list)
     history: list[HistoryEvent] = Field(default_factory=list)
+    purged_at: datetime | None = None  # personal data removed (retention or erasure)
+    archived_at: datetime | None = None  # archived when its member left office

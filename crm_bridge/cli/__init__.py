@@ -46,6 +46,15 @@ _COMMANDS = {
     "serve": LazyCommand(
         "crm_bridge.cli.serve:serve",
         "Serve the member portal (needs CRM_BRIDGE_SESSION_SECRET in the environment)."),
+    "member": LazyCommand(
+        "crm_bridge.cli.member:member",
+        "Members leaving office: hand over their open enquiries, archive the rest."),
+    "purge": LazyCommand(
+        "crm_bridge.cli.purge:purge",
+        "Remove the personal data of enquiries past their retention period."),
+    "sar": LazyCommand(
+        "crm_bridge.cli.sar:sar",
+        "Data subjects' rights: export, correct or erase one constituent's data."),
     "sync": LazyCommand(
         "crm_bridge.cli.sync:sync",
         "Send new enquiries and notes to the CRM and bring back its changes."),

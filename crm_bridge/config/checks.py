@@ -87,6 +87,21 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
                     "the heads-up must come before the deadline",
                 )
             )
+    issues += _retention_issues(config, source, service_ids)
+    return issues
+
+
+def _retention_issues(config: CouncilConfig, source: LocatedData,
+                      service_ids: set[str]) -> list[ConfigIssue]:
+    """Every id in retention.services and retention.categories must exist."""
+    retention = config.retention
+    category_ids = {c.id for c in config.categories}
+    issues = [source.issue(("retention", "services", service_id),
+                           unknown("service", service_id, service_ids))
+              for service_id in retention.services if service_id not in service_ids]
+    issues += [source.issue(("retention", "categories", category_id),
+                            unknown("category", category_id, category_ids))
+               for category_id in retention.categories if category_id not in category_ids]
     return issues
 
 

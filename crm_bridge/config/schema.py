@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -134,8 +134,32 @@ class SyncSettings(_Strict):
     retry: RetryPolicy = RetryPolicy()
 
 
+Months = Annotated[int, Field(ge=1, le=240)]
+
+
 class RetentionSettings(_Strict):
-    closed_months: int = Field(default=24, ge=1, le=240)
+    """How long `crm-bridge purge` keeps personal data (crm_bridge.privacy.purge).
+
+    An enquiry's period runs from its closure: its category's entry in ``categories``, else
+    its service's in ``services``, else ``closed_months``. Ids are checked against the
+    config by ``config.checks``.
+    """
+
+    closed_months: Months = 24
+    services: dict[Identifier, Months] = Field(default_factory=dict)
+    categories: dict[Identifier, Months] = Field(default_factory=dict)
+    audit_months: Months = Field(
+        default=24, description="the audit log's who and detail are cleared after this")
+    crm: str = Field(
+        default="list", pattern="^(list|anonymise)$",
+        description="list: name the purged enquiries' CRM cases; anonymise: also anonymise "
+                    "them where the connector can",
+    )
+
+    def months_for(self, category_id: str, service_id: str) -> int:
+        """The retention period, in months after closure, of an enquiry so routed."""
+        return self.categories.get(category_id, self.services.get(service_id,
+                                                                  self.closed_months))
 
 
 class PortalSettings(_Strict):

@@ -19,6 +19,7 @@ from crm_bridge.portal.audit import record
 from crm_bridge.portal.db import Store
 from crm_bridge.portal.photos import Photo, store_photo
 from crm_bridge.portal.policy import Principal, can_log_for, can_view
+from crm_bridge.privacy.members import departed
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.outbox import enqueue
 from crm_bridge.store.tables import enquiries, enquiry_links
@@ -101,6 +102,10 @@ def reassign(store: Store, bridge: Bridge, who: Principal, from_member: str, to_
     if from_member == to_member:
         raise InputError("to_member", "Select a different member")
     target_ward = config.ward_of(to_member)
+    with store.read() as conn:
+        if to_member in departed(conn):
+            raise InputError("to_member", f"{target.name} has left office: choose another "
+                             "member")
     c = enquiries.c
     where = and_(c.member_id == from_member, c.status.in_([s.value for s in OPEN_STATUSES]))
     if references:

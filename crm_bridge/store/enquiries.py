@@ -146,6 +146,8 @@ def row_to_enquiry(
         failure_reason=m["failure_reason"],
         linked=linked or [],
         history=history or [],
+        purged_at=m.get("purged_at"),
+        archived_at=m.get("archived_at"),
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "enquiry_history",
     "enquiry_links",
     "locks",
+    "member_departures",
     "metadata",
     "notifications",
     "outbox",
@@ -81,6 +82,11 @@ enquiries = Table(
     Column("failure_reason", Text),
     # Working days added to the service's response days by member-agreed extensions.
     Column("extension_days", Integer, nullable=False, default=0, server_default="0"),
+    # Migration 0008 (data protection): when the personal data was purged or erased (the
+    # row stays with the facts reports count), and when it was archived because its member
+    # left office.
+    Column("purged_at", UTC_TIME),
+    Column("archived_at", UTC_TIME),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -103,6 +109,8 @@ enquiries = Table(
     # 0005); the reminders step's open enquiries whose warning date has come (0007).
     Index("ix_enquiries_overdue_scan", "overdue", "status", "target_date"),
     Index("ix_enquiries_status_warning", "status", "warning_date"),
+    # Purge: closed enquiries not yet purged, by closing date (0008).
+    Index("ix_enquiries_retention", "status", "purged_at", "closed_at"),
 )
 
 enquiry_history = Table(
@@ -181,7 +189,7 @@ users = Table(
     Column("display_name", String(200), nullable=False),
     Column("role", String(20), nullable=False),  # member | staff | admin
     Column("member_id", String(64)),  # the elected member a 'member' account is
-    # The config's access.staff_groups entry a 'staff' account works in (migration 0010).
+    # The config's access.staff_groups entry a 'staff' account works in (migration 0009).
     Column("staff_group", String(64)),
     Column("password_hash", Text),  # argon2; empty for single-sign-on-only accounts
     Column("active", Boolean, nullable=False, default=True),
@@ -201,7 +209,7 @@ audit_log = Table(
     Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="SET NULL"),
            index=True),
     Column("detail", Text, nullable=False, default=""),
-    # Migration 0010: 'portal' or 'cli:<login>'; the account an account change was made to.
+    # Migration 0009: 'portal' or 'cli:<login>'; the account an account change was made to.
     Column("via", String(200)),
     Column("target_user", String(100), index=True),
     Index("ix_audit_log_actor_at", "actor", "at"),
@@ -262,4 +270,16 @@ attachments = Table(
     Column("uploaded_by", String(200), nullable=False),
     Column("created_at", UTC_TIME, nullable=False),
     Column("sent_at", UTC_TIME),  # when a connector passed it on to the CRM case
+)
+
+# Members who left office (migration 0008): `crm-bridge member retire` records one row; such a
+# member can no longer be chosen for new enquiries, and their open ones went to handover_to.
+member_departures = Table(
+    "member_departures",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("left_at", UTC_TIME, nullable=False),
+    Column("handover_to", String(64), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
 )

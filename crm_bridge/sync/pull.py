@@ -90,7 +90,7 @@ def _ours(conn: Connection, batch: Sequence[CaseUpdate]) -> dict[tuple[str, str]
     e = enquiries.c
     ids = sorted({u.external_ref for u in batch if u.external_ref})
     refs = sorted({u.case_ref for u in batch if not u.external_ref})
-    query = (select(e.id, e.crm_ref, e.status, e.response)
+    query = (select(e.id, e.crm_ref, e.status, e.response, e.purged_at)
              .where(or_(e.id.in_(ids), e.crm_ref.in_(refs))).order_by(e.id))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE
@@ -136,11 +136,14 @@ def apply_updates(conn: Connection, batch: Sequence[CaseUpdate], mapping: BaseMa
         latest = newest.get(row.id)
         values = _change(update, mapping, Status(current["status"]), current["response"],
                          older=latest is not None and update.occurred_at < latest, report=report)
+        event = "response" if update.response else "status"
+        detail = update.response if update.response else f"CRM status '{update.crm_status}'"
+        if row.purged_at is not None:  # personal data removed: keep the facts, not the text
+            values.pop("response", None)
+            detail = ""
         current.update(values)
         if latest is None or update.occurred_at > latest:
             newest[row.id] = update.occurred_at
-        event = "response" if update.response else "status"
-        detail = update.response if update.response else f"CRM status '{update.crm_status}'"
         history.append(history_row(row.id, update.occurred_at, event, update.actor or "crm",
                                    detail, Status(current["status"]),
                                    crm_event_id=update.event_id))

@@ -31,6 +31,7 @@ from crm_bridge.portal.policy import (
 from crm_bridge.portal.queries import visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
+from crm_bridge.privacy.members import departed
 
 __all__ = ["router"]
 
@@ -63,10 +64,15 @@ def _form_page(v: Visit, who: Principal, values: dict[str, str], errors: dict[st
     config = v.portal.bridge.config
     member_id = values.get("member", "") if who.is_staff else who.member_id or ""
     question, hint = _consent_words(config, who, member_id)
+    members: list[tuple[str, str]] = []
+    if who.is_staff:
+        with v.portal.store.read() as conn:
+            gone = departed(conn)  # members who left office are no longer offered
+        members = [m for m in loggable_members(who, config) if m[0] not in gone]
     return render(
         v, "new.html", status, values=values, errors=errors,
         consent_question=question, consent_hint=hint,
-        members=loggable_members(who, config) if who.is_staff else [],
+        members=members,
         categories=[(c.id, c.label) for c in config.categories],
         channels=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
     )
@@ -125,7 +131,8 @@ def log_page(v: Annotated[Visit, Depends(visit)],
         logged = log_from_portal(v.portal.store, v.portal.bridge, who, parsed.draft,
                                  photo if isinstance(photo, Photo) else None, v.now)
     except InputError as exc:
-        return _form_page(v, who, parsed.values, {"category": exc.message}, 400)
+        field = exc.field if exc.field == "member" else "category"
+        return _form_page(v, who, parsed.values, {field: exc.message}, 400)
     return RedirectResponse(f"/enquiries/{logged.reference}/logged", status_code=303)
 
 
