@@ -6,8 +6,7 @@ Exit codes: 0 done; 1 some items failed (sync) or an unexpected error;
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 from typing import Any
 
 import click
@@ -15,6 +14,7 @@ import click
 from crm_bridge import __version__
 from crm_bridge.cli.context import CliContext
 from crm_bridge.errors import ConfigError, CrmBridgeError, InputError, NotFoundError
+from crm_bridge.logsafe import install_logging
 
 __all__ = ["cli", "main"]
 
@@ -42,9 +42,7 @@ class _BridgeGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     """crm-bridge: elected members' enquiries, routed to the council's CRM and followed up."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    install_logging(verbose)
     ctx.obj = CliContext(config)
     ctx.call_on_close(ctx.obj.close)
 
@@ -82,4 +80,8 @@ _register()
 
 
 def main() -> None:
+    # Everything the bridge writes (the store, the local CRM's database, mail files, the
+    # config `init` makes) can hold personal data or secrets: owner-only, whatever the
+    # umask the shell or cron gave us.
+    os.umask(0o077)
     cli(prog_name="crm-bridge")
