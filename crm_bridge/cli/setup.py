@@ -25,8 +25,9 @@ def init(directory: Path, force: bool) -> None:
     target = directory / "config.yaml"
     if target.exists() and not force:
         raise ConfigError(f"{target} already exists: edit it, or pass --force to replace it")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     shutil.copyfile(example_config(), target)
+    target.chmod(0o600)  # it will hold the council's settings, and may hold secrets
     mappings = directory / "mappings"
     mappings.mkdir(exist_ok=True)
     for source in sorted(shipped_mappings().glob("*.yaml")):
