@@ -104,7 +104,10 @@ class SafeLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.INFO and not _is_bridge(record.name):
             return False
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a caller's bad %-args: say so rather than raise from logging
+            message = f"{record.msg} (unformattable arguments)"
         record.msg, record.args = redact(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
