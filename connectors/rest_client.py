@@ -153,7 +153,7 @@ class RestClient:
         if status == 429 or status >= 500:
             after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransientError(f"the CRM is busy or failing: {method} {path} answered HTTP "
-                                 f"{status}{self._reason(response)}", retry_after=after)
+                                 f"{status}{_summary(response)}", retry_after=after)
         if status in (401, 403):
             hint = ("the token was not accepted" if status == 401
                     else "the bridge's account lacks a right")
@@ -189,6 +189,14 @@ class RestClient:
                 text = node if isinstance(node, str) else ""
         text = " ".join(text.split())[:_REASON_CHARS]
         return f": {text}" if text else ""
+
+
+def _summary(response: requests.Response) -> str:
+    """What came back, without a word of it: a transient error is logged, and a failing
+    CRM's error page can quote the case it was sent (a rejection keeps the CRM's reason:
+    it goes to the store, not the log)."""
+    kind = response.headers.get("Content-Type", "no content type").split(";", 1)[0].strip()
+    return f" ({kind}, {len(response.content)} bytes)"
 
 
 def pages(client: RestClient, method: str, path: str, params: dict[str, str],

@@ -280,7 +280,7 @@ class RtClient:
         if status == 429 or status >= 500:
             after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransientError(f"RT is busy or failing: {method} {shown} answered HTTP "
-                                 f"{status}{_reason(response)}", retry_after=after)
+                                 f"{status}{_summary(response)}", retry_after=after)
         if status in (401, 403):
             hint = ("the token or password was not accepted" if status == 401
                     else "the bridge's RT account lacks a right")
@@ -382,6 +382,13 @@ def _validate(model: type[M], data: Any, path: str) -> M:
         where = ".".join(str(part) for part in first["loc"]) or "the body"
         raise TransientError(f"RT answered {path} with JSON the bridge does not understand "
                              f"({where}: {first['msg']})") from None
+
+
+def _summary(response: requests.Response) -> str:
+    """What came back, without a word of it: a transient error is logged, and a failing
+    RT's page can quote the ticket (a rejection keeps RT's reason: stored, not logged)."""
+    kind = response.headers.get("Content-Type", "no content type").split(";", 1)[0].strip()
+    return f" ({kind}, {len(response.content)} bytes)"
 
 
 def _reason(response: requests.Response) -> str:

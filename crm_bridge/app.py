@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from connectors.base import BaseMapping, Connector
 from crm_bridge.config.loader import LoadedConfig, load_config
 from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.logsafe import register_secrets
 from crm_bridge.registry import (
     configured_class,
     connector_settings,
@@ -46,6 +47,7 @@ class Bridge:
     @classmethod
     def open(cls, path: str | Path, check_schema: bool = True) -> Bridge:
         loaded = load_config(path)
+        register_secrets(loaded.config)  # redacted from every log line from now on
         engine = make_engine(loaded.store_url)
         if check_schema:
             try:

@@ -17,6 +17,7 @@ from crm_bridge.config.loader import LoadedConfig, validation_issues
 from crm_bridge.config.yamlsource import read_yaml
 from crm_bridge.errors import ConfigError, ConfigIssue
 from crm_bridge.extras import missing_extra
+from crm_bridge.logsafe import register_secrets
 from crm_bridge.resources import shipped_mapping
 from crm_bridge.suggest import unknown
 
@@ -98,6 +99,7 @@ def open_connector(loaded: LoadedConfig) -> Connector:
     """Build the configured connector; every config problem is a ConfigError."""
     cls = configured_class(loaded)
     settings = connector_settings(loaded, cls)
+    register_secrets(settings)  # its passwords and tokens never reach a log line
     mapping = load_mapping(loaded, cls)
     context = ConnectorContext(loaded.base_dir, mapping, loaded.config.council.name)
     connector: Connector = cls(settings, context)

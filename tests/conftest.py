@@ -36,6 +36,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 from support.constants import DRAFT_DEFAULTS, NOW  # noqa: E402  (shared with test modules)
+from support.tls import TlsFiles, make_ca  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a 127.0.0.1 certificate it signed, for the tests' TLS servers."""
+    return make_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -109,7 +109,8 @@ def test_example_connector_store_and_smtp(example_text: str, tmp_path: Path) -> 
     assert loaded.resolve("local-crm.db") == tmp_path.resolve() / "local-crm.db"
     assert config.smtp.host == "127.0.0.1"
     assert config.smtp.port == 25
-    assert config.smtp.security == "none"
+    assert config.smtp.security == "starttls"
+    assert config.smtp.allow_plaintext_password is False
     assert config.smtp.password is not None
     assert config.smtp.password.get_secret_value() == ""
 
@@ -267,12 +268,30 @@ def test_unknown_nested_key_suggests(example_text: str, tmp_path: Path) -> None:
 
 
 def test_unknown_key_in_a_section(example_text: str, tmp_path: Path) -> None:
-    text = replace_once(example_text, "  security: none\n", "  securty: none\n")
+    text = replace_once(example_text, "  security: starttls\n", "  securty: starttls\n")
     path = write(tmp_path, text)
     assert error_lines(path) == [
         f"{path}:{line_of(text, 'securty')} smtp.securty: unknown key 'securty' "
         "(did you mean 'security'?)"
     ]
+
+
+def test_a_login_over_plain_smtp_is_refused_unless_the_config_says_so(
+    example_text: str, tmp_path: Path
+) -> None:
+    plain = replace_once(example_text, "  security: starttls\n", "  security: none\n")
+    text = replace_once(plain, "  # username: crm-bridge\n", "  username: crm-bridge\n")
+    path = write(tmp_path, text)
+    assert error_lines(path) == [
+        f"{path}:{line_of(text, 'smtp:')} smtp: security: none would send the password of "
+        "'crm-bridge' in clear text: use security: starttls (or ssl), or, only for a relay on "
+        "a network you trust, set allow_plaintext_password: true"
+    ]
+    allowed = replace_once(text, "  username: crm-bridge\n",
+                           "  username: crm-bridge\n  allow_plaintext_password: true\n")
+    assert load(write(tmp_path, allowed)).config.smtp.allow_plaintext_password is True
+    # Without a login there is no password to protect: a local relay over none is fine.
+    assert load(write(tmp_path, plain)).config.smtp.security == "none"
 
 
 def test_connector_accepts_its_own_keys(example_text: str, tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from support.reminders import (
     open_council,
 )
 from support.smtp import MailServer, Received, mail_server
+from support.tls import TlsFiles
 
 from crm_bridge.app import Bridge
 from crm_bridge.reminders import send as send_module
@@ -261,17 +262,17 @@ def test_a_response_that_arrives_while_the_reminder_waits_stops_it(
 
 
 @SQLITE_ONLY
-# aiosmtpd warns that a login without TLS is unsafe: true, and this server is on loopback.
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_the_password_comes_from_the_environment_and_never_shows(
     config_file: Path, store_url: str, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture, test_ca: TlsFiles
 ) -> None:
     text = config_file.read_text(encoding="utf-8")
-    config_file.write_text(text.replace("  # username: crm-bridge\n", "  username: crm-bridge\n"),
-                           encoding="utf-8")
+    config_file.write_text(text.replace("  # username: crm-bridge\n", "  username: crm-bridge\n")
+                           .replace("  # ca_file: council-ca.pem\n",
+                                    f"  ca_file: {test_ca.ca_file}\n"), encoding="utf-8")
     caplog.set_level(logging.DEBUG)
-    with mail_server(login=("crm-bridge", "correct horse")) as mail:
+    with mail_server(login=("crm-bridge", "correct horse"),
+                     tls=test_ca.server_context()) as mail:
         monkeypatch.setenv("SMTP_PASSWORD", "wrong battery")
         bridge = open_council(config_file, store_url, mail)
         try:
@@ -298,10 +299,8 @@ def test_the_password_comes_from_the_environment_and_never_shows(
 def test_starttls_asked_of_a_server_without_it_keeps_the_message(
     config_file: Path, store_url: str, mail: MailServer
 ) -> None:
-    text = config_file.read_text(encoding="utf-8")
-    config_file.write_text(text.replace("  security: none\n", "  security: starttls\n"),
-                           encoding="utf-8")
-    bridge = open_council(config_file, store_url, mail)
+    bridge = open_council(config_file, store_url, mail,
+                          edits={"  security: starttls": "  security: starttls"})
     try:
         sim = Simulation(bridge, mail)
         sim.log("A", NOW)

@@ -55,10 +55,11 @@ FAILURES = [
     pytest.param(Fault(500, _json({"message": "Internal Server Error"})), TransientError,
                  "HTTP 500", id="500"),
     pytest.param(Fault(502, b"<html><body>Bad gateway</body></html>",
-                       {"Content-Type": "text/html"}), TransientError, "Bad gateway", id="502"),
+                       {"Content-Type": "text/html"}), TransientError,
+                 "HTTP 502 (text/html, 37 bytes)", id="502"),
     pytest.param(Fault(503, b"", {"Retry-After": "7"}), TransientError, "HTTP 503", id="503"),
     pytest.param(Fault(429, _json({"message": "Too many requests"})), TransientError,
-                 "Too many requests", id="429"),
+                 "HTTP 429 (application/json", id="429"),
     pytest.param(Fault(401, _json({"message": "Unauthorized"})), AuthError,
                  "the token or password was not accepted", id="401"),
     pytest.param(Fault(403, _json({"message": "No permission to create tickets in the queue "

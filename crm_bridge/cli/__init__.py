@@ -8,8 +8,7 @@ field); 3 the state store cannot be reached, opened or written. See cli/failure.
 from __future__ import annotations
 
 import json
-import logging
-import sys
+import os
 from typing import Any
 
 import click
@@ -17,6 +16,7 @@ import click
 from crm_bridge import __version__
 from crm_bridge.cli.failure import fail, remember_words, wants_json
 from crm_bridge.cli.lazy import LazyCommand, LazyGroup
+from crm_bridge.logsafe import install_logging
 
 __all__ = ["cli", "main"]
 
@@ -110,12 +110,14 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     """
     from crm_bridge.cli.context import CliContext
 
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    install_logging(verbose)
     ctx.obj = CliContext(config)
     ctx.call_on_close(ctx.obj.close)
 
 
 def main() -> None:
+    # Everything the bridge writes (the store, the local CRM's database, mail files, the
+    # config `init` makes) can hold personal data or secrets: owner-only, whatever the
+    # umask the shell or cron gave us.
+    os.umask(0o077)
     cli(prog_name="crm-bridge")

@@ -36,11 +36,13 @@ def serve(ctx: CliContext, host: str, port: int, workers: int) -> None:
     app = create_app(bridge, secret)  # checks assets and secret before listening
     click.echo(f"portal for {bridge.config.council.name} on http://{host}:{port}/ "
                "(Ctrl-C to stop)", err=True)
+    # log_config=None: uvicorn's own lines (an error's traceback among them) go through the
+    # CLI's handler and its redacting filter rather than handlers of uvicorn's own.
     if workers == 1:
         uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
-                    access_log=False, log_level="warning")
+                    access_log=False, log_level="warning", log_config=None)
         return
     os.environ["CRM_BRIDGE_CONFIG"] = str(ctx.config_path.resolve())
     uvicorn.run("crm_bridge.portal.workers:app", host=host, port=port, workers=workers,
                 factory=True, proxy_headers=False, server_header=False, access_log=False,
-                log_level="warning")
+                log_level="warning", log_config=None)

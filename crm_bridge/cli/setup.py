@@ -49,8 +49,9 @@ def init(directory: Path, force: bool, store_url: str | None) -> None:
     text = text.replace(_SMTP_LINE, _FOLDER_LINE, 1)
     if store_url is not None:
         text = text.replace(_STORE_LINE, f"  url: {json.dumps(store_url)}\n", 1)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
+    target.chmod(0o600)  # it will hold the council's settings, and may hold secrets
     mappings = directory / "mappings"
     mappings.mkdir(exist_ok=True)
     for source in sorted(shipped_mappings().glob("*.yaml")):

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from crm_bridge.models import Category, Identifier, Member, ServiceDestination, Text, Ward
 from crm_bridge.reminders.settings import ReminderSettings
@@ -120,12 +120,34 @@ class SmtpSettings(_Strict):
     folder: str = "mail"
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
-    security: str = Field(default="none", pattern="^(none|starttls|ssl)$")
+    security: str = Field(
+        default="starttls", pattern="^(none|starttls|ssl)$",
+        description="starttls (the default) or ssl: the certificate is checked; none: plain",
+    )
+    ca_file: str | None = Field(
+        default=None,
+        description="CA certificates (PEM) that sign the server's certificate, when the "
+        "system's do not; relative paths are taken from the config file's folder",
+    )
+    allow_plaintext_password: bool = Field(
+        default=False,
+        description="true: log in even over security: none, sending the password in clear",
+    )
     username: str | None = None
     password: SecretStr | None = None
     from_address: str = "members-enquiries@example.gov.uk"
     members_services: str | None = None
     timeout_seconds: float = Field(default=30, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpSettings:
+        if (self.transport == "smtp" and self.security == "none" and self.username
+                and not self.allow_plaintext_password):
+            raise ValueError(
+                f"security: none would send the password of '{self.username}' in clear text: "
+                "use security: starttls (or ssl), or, only for a relay on a network you "
+                "trust, set allow_plaintext_password: true")
+        return self
 
 
 class SyncSettings(_Strict):

@@ -1,11 +1,18 @@
 """Photos attached to an enquiry: checked by their content (not the name or the browser's
 claimed type), limited in size, and stored in the state store beside the enquiry so they
 are backed up, purged and passed on with it.
+
+Every photo is decoded and encoded again with Pillow before it is stored: what a phone
+writes beside the pixels (EXIF with the GPS position of the constituent's home, the
+camera's serial number, XMP, comments) is dropped, the EXIF orientation is applied to the
+pixels first so the photo still shows the right way up, and a file that only starts like
+a JPG or PNG is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +23,8 @@ from crm_bridge.store.tables import attachments
 
 __all__ = ["Photo", "check_photo", "load_photo", "store_photo"]
 
+MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo; a bigger one is refused, not decoded
+_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 _SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -43,8 +52,35 @@ def check_photo(filename: str, data: bytes, max_bytes: int) -> Photo | str:
         return f"The photo must be smaller than {max_bytes // (1024 * 1024)}MB"
     for signature, content_type in _SIGNATURES:
         if data.startswith(signature):
-            return Photo(_safe_name(filename), content_type, data)
+            clean = _without_metadata(data, content_type)
+            if isinstance(clean, str):
+                return clean
+            return Photo(_safe_name(filename), content_type, clean)
     return "The photo must be a JPG or PNG"
+
+
+def _without_metadata(data: bytes, content_type: str) -> bytes | str:
+    """The picture alone, upright, as a new file of the same type; or what is wrong."""
+    # Imported here: only a request carrying a photo pays for Pillow.
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=[_FORMATS[content_type]]) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                return f"The photo must be smaller than {MAX_PIXELS // 1_000_000} megapixels"
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            icc = image.info.get("icc_profile")  # colours, not about anyone: kept
+            upright.info = {}  # Pillow writes some of what it read (comments, XMP) back
+            out = io.BytesIO()
+            if content_type == "image/jpeg":
+                upright.save(out, "JPEG", quality=90, exif=b"", icc_profile=icc)
+            else:
+                upright.save(out, "PNG", icc_profile=icc)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return "The photo could not be read: choose a JPG or PNG photo"
+    return out.getvalue()
 
 
 def store_photo(conn: Connection, enquiry_id: str, photo: Photo, uploaded_by: str,

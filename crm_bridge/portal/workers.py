@@ -14,12 +14,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from crm_bridge.app import Bridge, config_path
+from crm_bridge.logsafe import install_logging
 from crm_bridge.portal.factory import create_app, session_secret
 
 __all__ = ["app"]
 
 
 def app() -> FastAPI:
+    install_logging(0)  # a fresh process: the same filtered stderr handler as the CLI's
     _no_delay_on_shared_sockets()
     bridge = Bridge.open(config_path(None))
     return create_app(bridge, session_secret(bridge, dict(os.environ)))

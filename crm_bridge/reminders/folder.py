@@ -26,7 +26,10 @@ class FolderMailer:
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> Refused:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # Messages name members and quote enquiries: owner-only, whatever the umask.
+            if not self.folder.is_dir():
+                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self.folder, 0o700)
             if self._written is None:
                 self._written = sum(1 for name in os.listdir(self.folder)
                                     if name.endswith(".eml"))
@@ -39,7 +42,10 @@ class FolderMailer:
             final = self.folder / f"{number:06d}-{slug}.eml"
             partial = final.with_suffix(".part")
             envelope = f"X-Envelope-From: {sender}\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
-            partial.write_bytes(envelope.encode("ascii") + message)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(envelope.encode("ascii") + message)
             os.replace(partial, final)
         except OSError as exc:
             raise MailSetupError(f"cannot write mail into {self.folder}: {exc.strerror}") from None

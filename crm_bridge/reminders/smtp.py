@@ -11,7 +11,8 @@
 
 ``smtplib`` and ``ssl`` errors are translated in one place (``_translate``), so the send
 pass decides from the type alone. The password is a SecretStr read from the environment
-and is never part of an error or a log line.
+and is never part of an error or a log line, and never sent over a plain connection unless
+``smtp.allow_plaintext_password`` says so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Protocol
 
 from crm_bridge.config.schema import SmtpSettings
@@ -72,8 +74,9 @@ class Mailer(Protocol):
 class SmtpMailer:
     """Connects on the first message and reuses the connection for the rest of the run."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, ca_file: Path | None = None) -> None:
         self.settings = settings
+        self.ca_file = ca_file
         self._smtp: smtplib.SMTP | None = None
         self._sent_on_connection = 0
 
@@ -106,16 +109,20 @@ class SmtpMailer:
         smtp: smtplib.SMTP
         if s.security == "ssl":
             smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds,
-                                    context=ssl.create_default_context())
+                                    context=self._tls())
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
         try:
             smtp.ehlo()
             if s.security == "starttls":
-                # Built only when needed: loading the system's CA certificates takes ~30 ms.
-                smtp.starttls(context=ssl.create_default_context())
+                # A server that does not offer STARTTLS is refused (SMTPNotSupportedError):
+                # never a quiet fall back to plain text.
+                smtp.starttls(context=self._tls())
                 smtp.ehlo()
             if s.username:
+                if s.security == "none" and not s.allow_plaintext_password:
+                    raise MailSetupError(f"not sending the password for '{s.username}' to "
+                                         f"{self.where} in clear text: set smtp.security")
                 password = s.password.get_secret_value() if s.password else ""
                 smtp.login(s.username, password)
         except BaseException:
@@ -123,6 +130,15 @@ class SmtpMailer:
             raise
         log.info("connected to mail server %s (%s)", self.where, s.security)
         return smtp
+
+    def _tls(self) -> ssl.SSLContext:
+        # Built only when needed: loading the system's CA certificates takes ~30 ms.
+        cafile = str(self.ca_file) if self.ca_file is not None else None
+        try:
+            return ssl.create_default_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailSetupError(f"smtp.ca_file: cannot read {cafile} as PEM CA certificates "
+                                 f"({getattr(exc, 'strerror', None) or exc})") from None
 
     def close(self) -> None:
         if self._smtp is not None:

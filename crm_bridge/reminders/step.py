@@ -41,7 +41,12 @@ def mailer_for(config: CouncilConfig, base_dir: Path | None) -> Mailer:
         if not folder.is_absolute() and base_dir is not None:
             folder = base_dir / folder
         return FolderMailer(folder)
-    return SmtpMailer(config.smtp)
+    ca_file = None
+    if config.smtp.ca_file is not None:
+        ca_file = Path(config.smtp.ca_file).expanduser()
+        if not ca_file.is_absolute() and base_dir is not None:
+            ca_file = base_dir / ca_file
+    return SmtpMailer(config.smtp, ca_file)
 
 
 def run_reminders(engine: Engine, config: CouncilConfig, calendar: WorkingCalendar,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,7 +22,11 @@ __all__ = ["SQLITE_PRAGMAS", "make_engine"]
 
 # Every SQLite connection's settings, in order. bench/core_throughput.py's floor applies this
 # very tuple, so the floor pays the same durability (journal, fsync policy) as the bridge.
-SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+# synchronous=FULL: a commit is on disk (WAL synced) before it returns, so an enquiry whose
+# reference was shown survives a power failure and its reference is never issued again.
+# NORMAL would only lose the last commits, but those are exactly the ones a member has just
+# been told about.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
                   "busy_timeout=30000")
 
 
@@ -58,6 +63,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    _owner_only_if_new(cursor)
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
@@ -71,6 +77,19 @@ def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
+
+
+def _owner_only_if_new(cursor: Any) -> None:
+    # The store holds personal data: a file SQLite has just created (still empty) is made
+    # owner-only whatever the umask, before any page is written. SQLite gives the -wal and
+    # -shm files the main file's mode, so they follow.
+    for _seq, name, path in cursor.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            try:
+                if os.stat(path).st_size == 0:
+                    os.chmod(path, 0o600)
+            except OSError:
+                pass  # not ours to fix here: SQLite reports an unusable file itself
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:

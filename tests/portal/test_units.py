@@ -3,11 +3,13 @@ redirect targets, and the audit writer's group commit under concurrent threads."
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, insert, select
 
 from crm_bridge.portal.db import Store
@@ -41,7 +43,9 @@ def test_throttle_window() -> None:
 
 
 def test_photo_checks_content_not_name() -> None:
-    jpeg = check_photo("../../etc/passwd.jpg", b"\xff\xd8\xff\xe0rest", 100)
+    picture = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(picture, "JPEG")
+    jpeg = check_photo("../../etc/passwd.jpg", picture.getvalue(), 10_000)
     assert isinstance(jpeg, Photo)
     assert jpeg.content_type == "image/jpeg" and jpeg.filename == "passwd.jpg"
     assert check_photo("x.png", b"GIF89a", 100) == "The photo must be a JPG or PNG"

@@ -2,9 +2,10 @@
 
 ``MailServer`` keeps every message it accepted, parsed, and can be made to misbehave the
 ways a council's relay does: refuse some recipients (550), defer or refuse at DATA,
-require a login, be down (connection refused), drop every connection, or accept the
-connection and never say a word (a timeout). It can be stopped and started again on the
-same port, so a test can take the server away and bring it back between sync runs.
+require a login (and STARTTLS, given a TLS context), be down (connection refused), drop
+every connection, or accept the connection and never say a word (a timeout). It can be
+stopped and started again on the same port, so a test can take the server away and bring
+it back between sync runs.
 
 Use it as a context manager (``with mail_server() as mail:``) or through a fixture that
 does; ``point_config_at`` edits a council's config.yaml to use it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import email
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,10 +119,12 @@ class _Login:
 class MailServer:
     """aiosmtpd on a fixed free port; ``take()`` returns and forgets what arrived."""
 
-    def __init__(self, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, login: tuple[str, str] | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
         self.host = HOST
         self.login = login
+        self.tls = tls
         self.received: list[Received] = []
         self.refuse: dict[str, str] = {}
         self.data_reply: str | None = None
@@ -129,9 +133,11 @@ class MailServer:
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {}
+        if self.tls is not None:  # STARTTLS offered, and nothing accepted before it
+            kwargs.update(tls_context=self.tls, require_starttls=True)
         if self.login is not None:
             kwargs.update(authenticator=_Login(self), auth_required=True,
-                          auth_require_tls=False)
+                          auth_require_tls=self.tls is not None)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
                                       **kwargs)
         self._controller.start()
@@ -197,8 +203,9 @@ class MailServer:
 
 
 @contextmanager
-def mail_server(login: tuple[str, str] | None = None) -> Iterator[MailServer]:
-    server = MailServer(login=login)
+def mail_server(login: tuple[str, str] | None = None,
+                tls: ssl.SSLContext | None = None) -> Iterator[MailServer]:
+    server = MailServer(login=login, tls=tls)
     server.start()
     try:
         yield server
@@ -214,7 +221,9 @@ def point_config_at(config: Path, server: MailServer, timeout: float = 2,
     # `init` writes mail into a folder until a server is configured: configure this one.
     text = re.sub(r"(?m)^  transport: folder\b.*$", "  transport: smtp", text, count=1)
     changes = {"  host: 127.0.0.1\n  port: 25": f"  host: {server.host}\n  port: {server.port}",
-               "  timeout_seconds: 30": f"  timeout_seconds: {timeout:g}", **(edits or {})}
+               "  timeout_seconds: 30": f"  timeout_seconds: {timeout:g}",
+               "  security: starttls": f"  security: {'starttls' if server.tls else 'none'}",
+               **(edits or {})}
     for old, new in changes.items():
         assert text.count(old + "\n") == 1, f"expected one {old!r} in the example config"
         text = text.replace(old + "\n", new + "\n")

@@ -130,7 +130,8 @@ def test_retried_as_sync_retries_it_a_lost_answer_costs_nothing(
 
 
 FAILURES = [
-    pytest.param("500", TransientError, "answered HTTP 500: injected 500", id="500"),
+    pytest.param("500", TransientError, "answered HTTP 500 (application/json, 27 bytes)",
+                 id="500"),
     pytest.param("429", TransientError, "answered HTTP 429", id="429"),
     pytest.param("timeout", TransientError, "did not answer GET /cases within 0.4 s",
                  id="timeout"),
