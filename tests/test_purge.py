@@ -176,6 +176,9 @@ def test_purge_removes_expired_personal_data_everywhere_and_keeps_the_totals(
         ("cancelled", None)]
     audit = {(a.actor, a.action, a.detail) for a in rows(council, audit_log)}
     assert (AUDIT_REMOVED, "searched", "") in audit
+    # Whose session or command it was, and whose account, go with the rest of the row.
+    assert {(a.via, a.target_user) for a in rows(council, audit_log)
+            if a.actor == AUDIT_REMOVED} == {(None, None)}
     assert ("staff1", "viewed", "page") in audit
     assert ("cli:dpo", "purged", "retention: 24 months after closure") in audit
     assert [s.id for s in rows(council, portal_sessions)] == ["b" * 64]

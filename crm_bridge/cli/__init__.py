@@ -48,19 +48,19 @@ _COMMANDS = {
         "Serve the member portal (needs CRM_BRIDGE_SESSION_SECRET in the environment)."),
     "member": LazyCommand(
         "crm_bridge.cli.member:member",
-        "Members leaving office: hand over their open enquiries, archive the rest."),
+        "Members leaving office."),
     "purge": LazyCommand(
         "crm_bridge.cli.purge:purge",
-        "Remove the personal data of enquiries past their retention period."),
+        "Remove the personal data of enquiries closed longer ago than their retention period."),
     "sar": LazyCommand(
         "crm_bridge.cli.sar:sar",
-        "Data subjects' rights: export, correct or erase one constituent's data."),
+        "A constituent's rights: a copy of their data, erasure, correction."),
     "sync": LazyCommand(
         "crm_bridge.cli.sync:sync",
         "Send new enquiries and notes to the CRM and bring back its changes."),
     "audit": LazyCommand(
         "crm_bridge.cli.audit:audit",
-        "Who viewed or changed what: the audit log, by enquiry, user or period."),
+        "Show the audit log, oldest first: by enquiry, by user or between two days."),
     "user": LazyCommand(
         "crm_bridge.cli.users:user",
         "Portal accounts: members, members' services staff and administrators."),

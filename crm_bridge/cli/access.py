@@ -18,7 +18,7 @@ import click
 from crm_bridge.access.audit import cli_login, record_reads
 from crm_bridge.access.policy import Principal, UserRole, principal_for
 from crm_bridge.app import Bridge
-from crm_bridge.errors import InputError
+from crm_bridge.errors import InputError, StoreUnavailable
 
 __all__ = ["Reader", "as_option", "audit_reads", "reader"]
 
@@ -59,7 +59,13 @@ def reader(bridge: Bridge, as_user: str | None) -> Reader:
 
 def audit_reads(bridge: Bridge, who: Reader, action: str, enquiry_ids: Iterable[str],
                 detail: str = "") -> None:
-    """One audit row per enquiry printed, committed before the output is."""
-    with bridge.engine.begin() as conn:
-        record_reads(conn, datetime.now(UTC), who.actor, action, enquiry_ids, detail,
-                     via=who.via)
+    """One audit row per enquiry printed, committed before the output is: a read that cannot
+    be recorded (a read-only store) is not shown."""
+    try:
+        with bridge.engine.begin() as conn:
+            record_reads(conn, datetime.now(UTC), who.actor, action, enquiry_ids, detail,
+                         via=who.via)
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(
+            f"not shown: every read of personal data is recorded in the audit log, and {exc}"
+        ) from exc

@@ -83,7 +83,8 @@ def purge(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
                 secure(conn)
                 report.audit_rows = conn.execute(
                     update(audit_log).where(*old_audit)
-                    .values(actor=AUDIT_REMOVED, detail="")).rowcount
+                    .values(actor=AUDIT_REMOVED, detail="", via=None,
+                            target_user=None)).rowcount
                 report.sessions = conn.execute(
                     delete(portal_sessions).where(portal_sessions.c.expires_at < now)).rowcount
         if config.smtp.transport == "folder":
