@@ -23,7 +23,7 @@ __all__ = ["fault", "read_only_reason", "read_only_url", "shown", "sqlite_file",
 
 # SQLite's extended result codes (Python's sqlite_errorname) that mean the file, its folder
 # or the disk is the problem, not the statement.
-_SQLITE_OPEN = ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+_SQLITE_OPEN = ("SQLITE_CANTOPEN", "SQLITE_IOERR",
                 "SQLITE_PERM", "SQLITE_AUTH")
 
 
@@ -119,6 +119,10 @@ def fault(engine: Engine, original: BaseException) -> StoreUnavailable | None:
             return StoreUnavailable(
                 f"the store {store} is not a SQLite database: check the path in its URL "
                 "(store.url for the state store)")
+        if name.startswith("SQLITE_FULL"):
+            return StoreUnavailable(
+                f"the disk holding the store {store} is full: nothing more was written; free "
+                "some space and run the command again")
         if name.startswith(_SQLITE_OPEN):
             return StoreUnavailable(
                 f"cannot open the store {store}: {original}: check that the file and its "
