@@ -120,6 +120,17 @@ def test_a_url_typo_is_a_configuration_error_not_a_retry(wsdl: bool, make: Any,
         assert not double.store.cases
 
 
+def test_a_redirect_is_not_followed_and_names_where_it_points(make: Any,
+                                                              tmp_path: Path) -> None:
+    with lagan_double(personality="site") as double:
+        moved = double.url + "moved"
+        with pytest.raises(MisconfiguredError, match=r"redirects to http://fl\.elsewhere\.invalid"):
+            make(double, url=moved).health()
+        double.write_local_wsdl(tmp_path)
+        with pytest.raises(MisconfiguredError, match="does not follow redirects"):
+            make(double, url=moved, wsdl="FL.wsdl").create_case(make_enquiry(ROADS), ROADS)
+
+
 # -- one FL identity --------------------------------------------------------------------------
 
 
