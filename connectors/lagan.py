@@ -228,7 +228,9 @@ class LaganConnector:
                           "searches": reader.searches, "windowed": int(windowed)}
         log.info("lagan fetch_updates: %d cases read in %d searches, %d changed", len(cases),
                  reader.searches, len(changed))
-        modified = [c.modified for c in cases if c.modified is not None]
+        # The next window starts from FL's own high-water mark when it gives LastModifiedDate,
+        # else from this pull's start by the bridge's clock (overlap_seconds covers skew).
+        modified = [c.last_modified for c in cases if c.last_modified is not None]
         final = PullState(since=max([*modified, *([state.since] if state.since else [])])
                           if modified else (started if cases else state.since),
                           edges=state.edges if windowed else edges,
