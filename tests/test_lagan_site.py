@@ -25,8 +25,12 @@ from sync.council import configure
 from connectors.base import ConnectorContext
 from connectors.lagan import LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
+from crm_bridge.app import Bridge
 from crm_bridge.errors import ConfigError, MisconfiguredError, TransientError
+from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.models import ServiceDestination
+from crm_bridge.store.enquiries import set_fields
+from crm_bridge.store.tables import outbox
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = LaganMapping.model_validate(
@@ -373,6 +377,45 @@ def test_a_server_failing_a_share_of_calls_with_an_unlisted_code_fails_no_enquir
         per_enquiry = [c.external_refs for c in double.store.cases.values()]
         assert sorted(r for refs_ in per_enquiry for r in refs_) == sorted(
             row[0] for row in council.sql("SELECT id FROM enquiries"))
+
+
+def test_a_thousand_enquiries_over_a_cap_of_500_all_get_their_notes_and_closures(
+        council: Council) -> None:
+    """The issue's council: 1,000 bridge cases in an FL capping searches at 500 with no
+    LastModifiedDate. An officer's note on 40 of the newest cases and a closure on 40 more
+    all come back on the next sync; none of the 80 stays `sent`."""
+    with lagan_double(personality="site") as double:
+        bridge = Bridge.open(council.config)
+        try:
+            start = datetime.now(UTC) - timedelta(days=3)
+            for n in range(1000):
+                logged = log_enquiry(bridge.engine, bridge.config, bridge.router, draft_from({
+                    "member_id": "cllr-morag-kinnaird", "category_id": "pothole",
+                    "description": f"Pothole {n}", "constituent": {"name": "Jean Paterson"},
+                    "consent_to_share": True, "channel": "email", "logged_by": "staff"}))
+                ref = double.store.add_case(f"{logged.reference}: pothole [bridge {logged.id}]",
+                                            str(logged.id), raised_by=double.username,
+                                            opened=start + timedelta(minutes=n))
+                with bridge.engine.begin() as conn:  # as push would have recorded it
+                    set_fields(conn, str(logged.id), start, crm_ref=ref, status="sent")
+                    conn.execute(outbox.update().values(state="done"))
+        finally:
+            bridge.close()
+        _use(council, double, search_page_size=500)
+        code, report = _sync(council)
+        assert (code, report["updated"]) == (0, 1000)
+        assert set(_statuses(council).values()) == {"acknowledged"}
+        newest = sorted(double.store.cases)[-80:]
+        for ref in newest[:40]:
+            double.store.add_officer_note(ref, "Repaired.")
+        for ref in newest[40:]:
+            double.store.close(ref, "Resolved - work completed")
+        code, report = _sync(council)
+        assert (code, report["updated"]) == (0, 80)
+        rows = dict(council.sql("SELECT crm_ref, status FROM enquiries"))
+        assert {rows[ref] for ref in newest} == {"responded"}
+        assert list(rows.values()).count("responded") == 80
+        assert _sync(council)[1]["updated"] == 0
 
 
 def test_retry_all_failed_needs_one_of_a_reference_or_the_flag(council: Council) -> None:
