@@ -275,9 +275,13 @@ class LaganConnector:
         after tomorrow, a server that ignores the criterion answers with some."""
         probe = {**self._criteria(), "ResultsLimit": 1,
                  "LastModifiedDateFrom": datetime.now(UTC) + timedelta(days=1)}
-        works = not self._search_raw(probe)
-        if not works:
-            log.info("lagan: FL ignores LastModifiedDateFrom; reading every bridge case")
+        try:
+            works = not self._search_raw(probe)
+        except (TypeError, PermanentError):  # a WSDL from before LastModifiedDate*, or
+            works = False                      # a server that refuses the criterion
+        if not works and self.last_read.get("windowed", 1):
+            log.info("lagan: FL does not search by LastModifiedDateFrom; reading every "
+                     "bridge case")
         return works
 
     def _find(self, enquiry_id: str) -> CaseView | None:

@@ -233,6 +233,25 @@ def test_resuming_from_any_updates_cursor_misses_nothing_after_it(make: Any) -> 
         assert list(connector.fetch_updates(updates[-1].cursor)) == []
 
 
+def test_a_wsdl_from_before_last_modified_searches_still_misses_nothing(
+        make: Any, tmp_path: Path) -> None:
+    """LastModifiedDate* came after 2012: an FL whose schema has no LastModifiedDateFrom is
+    read in full each pull, and its changes still come back."""
+    with lagan_double(personality="site") as double:
+        double.write_local_wsdl(tmp_path)
+        xsd = tmp_path / "FLTypes.xsd"
+        lines = xsd.read_text(encoding="utf-8").splitlines()
+        xsd.write_text("\n".join(line for line in lines if "LastModifiedDate" not in line),
+                       encoding="utf-8")
+        refs = _seed(double, 30)
+        connector = make(double, wsdl="FL.wsdl")
+        cursor = list(connector.fetch_updates(None))[-1].cursor
+        double.store.add_officer_note(refs[3], "Done.")
+        updates = list(connector.fetch_updates(cursor))
+        assert [u.response for u in updates if u.response] == ["Done."]
+        assert connector.last_read["windowed"] == 0 and connector.last_read["cases"] == 30
+
+
 def test_a_note_already_there_at_the_first_pull_is_not_overtaken_by_open(make: Any) -> None:
     with lagan_double(personality="site") as double:
         connector = make(double)
