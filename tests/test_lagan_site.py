@@ -342,6 +342,20 @@ def test_sync_with_a_url_typo_stops_and_fails_no_enquiry(wsdl: bool, council: Co
         assert set(_statuses(council)) == set(refs)
 
 
+@pytest.mark.parametrize("style", ["basic", "token"])
+def test_sync_with_a_refused_login_stops_and_fails_no_enquiry(style: str, council: Council,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    with lagan_double(personality="site", auth=style) as double:
+        council.add()
+        _use(council, double)
+        monkeypatch.setenv(PASSWORD_VARIABLE, "not-the-password")
+        code, report = _sync(council)
+        assert code == 1 and "refused the bridge's credentials" in report["aborted"]
+        assert report["failed"] == 0 and set(_statuses(council).values()) == {"logged"}
+        assert not double.store.cases
+
+
 def test_unplaced_codes_are_retried_then_held_then_retried_by_the_admin(
         council: Council) -> None:
     """A server answering "Database unavailable (ErrorCode 9999)" to every createCase: the
