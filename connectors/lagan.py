@@ -6,9 +6,9 @@ constituent as a party (``searchForParty`` / ``createIndividual``), open an inte
 ``createCase`` with only the fields the mapping lets leave the bridge, then
 ``addCaseExternalReference`` with the enquiry's id. The id is also put in the title as a
 marker, because FWTCaseSearch cannot search external references: before creating, the
-bridge searches its own cases (RaisedByUser, a LastModified window, the title) and matches
-either. So a create whose reply was lost after FL committed it is found, and its external
-reference added, rather than opened twice.
+bridge searches its own cases (RaisedByUser, opened in the last search_window_days, the
+title) and matches either. So a create whose reply was lost after FL committed it is
+found, and its external reference added, rather than opened twice.
 
 Changes come back by ``searchAndRetrieveCaseDetails`` over the bridge's cases (RaisedByUser
 is the bridge's own FL user, ``connector.username``): modified since the cursor (minus an
