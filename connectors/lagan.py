@@ -6,9 +6,9 @@ constituent as a party (``searchForParty`` / ``createIndividual``), open an inte
 ``createCase`` with only the fields the mapping lets leave the bridge, then
 ``addCaseExternalReference`` with the enquiry's id. The id is also put in the title as a
 marker, because FWTCaseSearch cannot search external references: before creating, the
-bridge searches its own cases (RaisedByUser, a LastModified window, the title) and matches
-either. So a create whose reply was lost after FL committed it is found, and its external
-reference added, rather than opened twice.
+bridge searches its own cases (RaisedByUser, opened in the last search_window_days, the
+title) and matches either. So a create whose reply was lost after FL committed it is
+found, and its external reference added, rather than opened twice.
 
 Changes come back by ``searchAndRetrieveCaseDetails`` over the bridge's cases (RaisedByUser
 is the bridge's own FL user, ``connector.username``): modified since the cursor (minus an
@@ -228,7 +228,9 @@ class LaganConnector:
                           "searches": reader.searches, "windowed": int(windowed)}
         log.info("lagan fetch_updates: %d cases read in %d searches, %d changed", len(cases),
                  reader.searches, len(changed))
-        modified = [c.modified for c in cases if c.modified is not None]
+        # The next window starts from FL's own high-water mark when it gives LastModifiedDate,
+        # else from this pull's start by the bridge's clock (overlap_seconds covers skew).
+        modified = [c.last_modified for c in cases if c.last_modified is not None]
         final = PullState(since=max([*modified, *([state.since] if state.since else [])])
                           if modified else (started if cases else state.since),
                           edges=state.edges if windowed else edges,
@@ -273,9 +275,13 @@ class LaganConnector:
         after tomorrow, a server that ignores the criterion answers with some."""
         probe = {**self._criteria(), "ResultsLimit": 1,
                  "LastModifiedDateFrom": datetime.now(UTC) + timedelta(days=1)}
-        works = not self._search_raw(probe)
-        if not works:
-            log.info("lagan: FL ignores LastModifiedDateFrom; reading every bridge case")
+        try:
+            works = not self._search_raw(probe)
+        except (TypeError, PermanentError):  # a WSDL from before LastModifiedDate*, or
+            works = False                      # a server that refuses the criterion
+        if not works and self.last_read.get("windowed", 1):
+            log.info("lagan: FL does not search by LastModifiedDateFrom; reading every "
+                     "bridge case")
         return works
 
     def _find(self, enquiry_id: str) -> CaseView | None:

@@ -58,7 +58,7 @@ def _identity(crm: LaganConnector, destinations: Sequence[ServiceDestination]) -
             return _test_case(crm, destinations, subject)
         found = crm._search_raw({**crm._criteria(), "ResultsLimit": 1})
     except ConnectorError as exc:
-        return Finding(subject, False, f"the search pull uses failed: {exc}")
+        return Finding(subject, False, f"could not be checked: {exc}")
     if found:
         return Finding(subject, True, f"pull's search finds the cases it raised (e.g. case "
                                       f"{found[0].ref})")

@@ -203,6 +203,7 @@ class CaseView:
     notes: tuple[FlNote, ...]
     closed: datetime | None = None  # the last closure, kept by FL on a reopened case (if)
     opened: datetime | None = None
+    last_modified: datetime | None = None  # LastModifiedDate itself, when FL gives it
 
     @property
     def crm_status(self) -> str:
@@ -234,7 +235,7 @@ def view(details: Any) -> CaseView:
         external_refs=tuple(str(r) for r in refs),
         modified=_utc(_get(core, "LastModifiedDate")) or _utc(_get(core, "Closed")),
         due=_utc(_get(core, "DueDate")), notes=tuple(notes), closed=_utc(_get(core, "Closed")),
-        opened=_utc(_get(core, "Opened")))
+        opened=_utc(_get(core, "Opened")), last_modified=_utc(_get(core, "LastModifiedDate")))
 
 
 def external_ref(case: CaseView, mapping: LaganMapping, known: str | None = None) -> str | None:

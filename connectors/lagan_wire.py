@@ -15,7 +15,7 @@ Every failure becomes a bridge error in one place, ``LaganWire.call`` (judged by
 
     requests.Timeout, ConnectionError (reply lost)  → TransientError
     HTTP 5xx / 429 (an HTML page from Tomcat/Apache) → TransientError (Retry-After kept)
-    HTTP 404 / 410                                  → MisconfiguredError (no FL at the URL)
+    HTTP 404 / 410, a redirect                      → MisconfiguredError (no FL at the URL)
     a WSDL that will not load, no usable binding    → MisconfiguredError
     HTTP 401                                        → AuthError (after one fresh login)
     HTTP 403                                        → AuthError
@@ -128,6 +128,12 @@ def translate(exc: Exception, what: str, codes: ErrorCodes) -> ConnectorError:
     """The one place FL's, zeep's and requests' errors become the bridge's."""
     if isinstance(exc, ConnectorError):
         return exc
+    if isinstance(exc, requests.TooManyRedirects):
+        where = exc.response.headers.get("Location", "elsewhere") if exc.response is not None \
+            else "elsewhere"
+        return MisconfiguredError(f"{what}: the server redirects to {where}; the bridge does "
+                                  "not follow redirects: set connector.url (or wsdl) to the "
+                                  "address FL answers at")
     if isinstance(exc, requests.Timeout):
         return TransientError(f"{what}: no answer in time")
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
@@ -198,6 +204,9 @@ class LaganWire:
         if proxy:
             self.session.proxies = {"http": proxy, "https": proxy}
         self.session.headers["User-Agent"] = "crm-bridge lagan connector"
+        # No redirects: a WSDL or endpoint moved elsewhere is a setting to fix, and the WSDL's
+        # imports must come from the configured origin, not wherever a redirect points.
+        self.session.max_redirects = 0
         if auth == "basic":
             self.session.auth = (username, password)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)

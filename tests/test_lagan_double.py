@@ -38,3 +38,21 @@ def test_wrong_order_and_missing_required_elements_are_faults() -> None:
         assert b"Schema validation" in order.content
         assert b"Schema validation" in missing.content
         assert not double.store.cases
+
+
+def test_the_site_personality_differs_where_the_contract_is_silent() -> None:
+    with lagan_double(personality="site", auth="basic") as double:
+        auth = (double.username, double.password)
+        wsdl = requests.get(double.url + "?wsdl", auth=auth, timeout=5).text
+        assert 'binding name="FLWebBinding"' in wsdl and "FLSoapBinding" not in wsdl
+        assert f'schemaLocation="{double.url}?xsd=FLTypes.xsd"' in wsdl
+        xsd = requests.get(double.url + "?xsd=FLTypes.xsd", auth=auth, timeout=5)
+        assert b'name="FWTCaseSearch"' in xsd.content
+        for n in range(600):
+            double.store.add_case(f"case {n}", raised_by=double.username)
+        url = double.url.replace("http://", f"http://{double.username}:{double.password}@")
+        found = _post(url, "<flt:FWTSearchAndRetrieveCase><flt:FWTCaseSearch><ResultsLimit>"
+                           "1000</ResultsLimit></flt:FWTCaseSearch><Option>all</Option>"
+                           "</flt:FWTSearchAndRetrieveCase>")
+        assert found.content.count(b"<CoreDetails>") == 500
+        assert b"LastModifiedDate" not in found.content

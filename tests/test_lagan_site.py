@@ -25,8 +25,12 @@ from sync.council import configure
 from connectors.base import ConnectorContext
 from connectors.lagan import LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
+from crm_bridge.app import Bridge
 from crm_bridge.errors import ConfigError, MisconfiguredError, TransientError
+from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.models import ServiceDestination
+from crm_bridge.store.enquiries import set_fields
+from crm_bridge.store.tables import outbox
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = LaganMapping.model_validate(
@@ -118,6 +122,17 @@ def test_a_url_typo_is_a_configuration_error_not_a_retry(wsdl: bool, make: Any,
         with pytest.raises(MisconfiguredError, match=r"HTTP 404.*connector.url"):
             make(double, **options).create_case(make_enquiry(ROADS), ROADS)
         assert not double.store.cases
+
+
+def test_a_redirect_is_not_followed_and_names_where_it_points(make: Any,
+                                                              tmp_path: Path) -> None:
+    with lagan_double(personality="site") as double:
+        moved = double.url + "moved"
+        with pytest.raises(MisconfiguredError, match=r"redirects to http://fl\.elsewhere\.invalid"):
+            make(double, url=moved).health()
+        double.write_local_wsdl(tmp_path)
+        with pytest.raises(MisconfiguredError, match="does not follow redirects"):
+            make(double, url=moved, wsdl="FL.wsdl").create_case(make_enquiry(ROADS), ROADS)
 
 
 # -- one FL identity --------------------------------------------------------------------------
@@ -218,6 +233,25 @@ def test_resuming_from_any_updates_cursor_misses_nothing_after_it(make: Any) -> 
         assert list(connector.fetch_updates(updates[-1].cursor)) == []
 
 
+def test_a_wsdl_from_before_last_modified_searches_still_misses_nothing(
+        make: Any, tmp_path: Path) -> None:
+    """LastModifiedDate* came after 2012: an FL whose schema has no LastModifiedDateFrom is
+    read in full each pull, and its changes still come back."""
+    with lagan_double(personality="site") as double:
+        double.write_local_wsdl(tmp_path)
+        xsd = tmp_path / "FLTypes.xsd"
+        lines = xsd.read_text(encoding="utf-8").splitlines()
+        xsd.write_text("\n".join(line for line in lines if "LastModifiedDate" not in line),
+                       encoding="utf-8")
+        refs = _seed(double, 30)
+        connector = make(double, wsdl="FL.wsdl")
+        cursor = list(connector.fetch_updates(None))[-1].cursor
+        double.store.add_officer_note(refs[3], "Done.")
+        updates = list(connector.fetch_updates(cursor))
+        assert [u.response for u in updates if u.response] == ["Done."]
+        assert connector.last_read["windowed"] == 0 and connector.last_read["cases"] == 30
+
+
 def test_a_note_already_there_at_the_first_pull_is_not_overtaken_by_open(make: Any) -> None:
     with lagan_double(personality="site") as double:
         connector = make(double)
@@ -308,6 +342,20 @@ def test_sync_with_a_url_typo_stops_and_fails_no_enquiry(wsdl: bool, council: Co
         assert set(_statuses(council)) == set(refs)
 
 
+@pytest.mark.parametrize("style", ["basic", "token"])
+def test_sync_with_a_refused_login_stops_and_fails_no_enquiry(style: str, council: Council,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    with lagan_double(personality="site", auth=style) as double:
+        council.add()
+        _use(council, double)
+        monkeypatch.setenv(PASSWORD_VARIABLE, "not-the-password")
+        code, report = _sync(council)
+        assert code == 1 and "refused the bridge's credentials" in report["aborted"]
+        assert report["failed"] == 0 and set(_statuses(council).values()) == {"logged"}
+        assert not double.store.cases
+
+
 def test_unplaced_codes_are_retried_then_held_then_retried_by_the_admin(
         council: Council) -> None:
     """A server answering "Database unavailable (ErrorCode 9999)" to every createCase: the
@@ -362,6 +410,45 @@ def test_a_server_failing_a_share_of_calls_with_an_unlisted_code_fails_no_enquir
         per_enquiry = [c.external_refs for c in double.store.cases.values()]
         assert sorted(r for refs_ in per_enquiry for r in refs_) == sorted(
             row[0] for row in council.sql("SELECT id FROM enquiries"))
+
+
+def test_a_thousand_enquiries_over_a_cap_of_500_all_get_their_notes_and_closures(
+        council: Council) -> None:
+    """The issue's council: 1,000 bridge cases in an FL capping searches at 500 with no
+    LastModifiedDate. An officer's note on 40 of the newest cases and a closure on 40 more
+    all come back on the next sync; none of the 80 stays `sent`."""
+    with lagan_double(personality="site") as double:
+        bridge = Bridge.open(council.config)
+        try:
+            start = datetime.now(UTC) - timedelta(days=3)
+            for n in range(1000):
+                logged = log_enquiry(bridge.engine, bridge.config, bridge.router, draft_from({
+                    "member_id": "cllr-morag-kinnaird", "category_id": "pothole",
+                    "description": f"Pothole {n}", "constituent": {"name": "Jean Paterson"},
+                    "consent_to_share": True, "channel": "email", "logged_by": "staff"}))
+                ref = double.store.add_case(f"{logged.reference}: pothole [bridge {logged.id}]",
+                                            str(logged.id), raised_by=double.username,
+                                            opened=start + timedelta(minutes=n))
+                with bridge.engine.begin() as conn:  # as push would have recorded it
+                    set_fields(conn, str(logged.id), start, crm_ref=ref, status="sent")
+                    conn.execute(outbox.update().values(state="done"))
+        finally:
+            bridge.close()
+        _use(council, double, search_page_size=500)
+        code, report = _sync(council)
+        assert (code, report["updated"]) == (0, 1000)
+        assert set(_statuses(council).values()) == {"acknowledged"}
+        newest = sorted(double.store.cases)[-80:]
+        for ref in newest[:40]:
+            double.store.add_officer_note(ref, "Repaired.")
+        for ref in newest[40:]:
+            double.store.close(ref, "Resolved - work completed")
+        code, report = _sync(council)
+        assert (code, report["updated"]) == (0, 80)
+        rows = dict(council.sql("SELECT crm_ref, status FROM enquiries"))
+        assert {rows[ref] for ref in newest} == {"responded"}
+        assert list(rows.values()).count("responded") == 80
+        assert _sync(council)[1]["updated"] == 0
 
 
 def test_retry_all_failed_needs_one_of_a_reference_or_the_flag(council: Council) -> None:

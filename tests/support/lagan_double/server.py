@@ -55,6 +55,7 @@ WSSE = ("http://docs.oasis-open.org/wss/2004/01/"
         "oasis-200401-wss-wssecurity-secext-1.0.xsd")
 FL_PATH = "/lagan/services/FL"
 AUTH_PATH = "/lagan/services/FLAuth"
+MOVED_PATH = "/lagan/services/FLmoved"  # answers with a redirect to another server
 
 AuthStyle = Literal["token", "username_token", "basic"]
 Personality = Literal["stock", "site"]
@@ -224,8 +225,17 @@ class LaganDouble:
             def _fault(self, message: str, code: int | None) -> None:
                 self._send(500, _fault_envelope(message, code))
 
+            def _moved(self) -> None:
+                """The FL service moved: a redirect, to another server."""
+                self.send_response(301)
+                self.send_header("Location", "http://fl.elsewhere.invalid/lagan/services/FL")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
+                if path == MOVED_PATH:
+                    return self._moved()
                 if path != FL_PATH:
                     return self._html(404, "Not Found")
                 if double.auth == "basic" and not double._basic_ok(
@@ -242,6 +252,8 @@ class LaganDouble:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.partition("?")[0]
+                if path == MOVED_PATH:
+                    return self._moved()
                 if path not in (FL_PATH, AUTH_PATH):
                     return self._html(404, "Not Found")
                 if double.auth == "basic" and not double._basic_ok(
