@@ -40,7 +40,7 @@ def expired(conn: Connection, retention: RetentionSettings, now: datetime) -> li
         select(c.id, c.reference, c.crm_ref, c.category_id, c.service_id, c.closed_at)
         .where(c.status == Status.CLOSED.value, c.purged_at.is_(None),
                c.closed_at < months_before(now, shortest))
-        .order_by(c.closed_at, c.id))
+        .order_by(c.closed_at, c.reference))
     found = []
     for row in rows:
         months = retention.months_for(row.category_id, row.service_id)
