@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -172,8 +172,8 @@ class RetentionSettings(_Strict):
     categories: dict[Identifier, Months] = Field(default_factory=dict)
     audit_months: Months = Field(
         default=24, description="the audit log's who and detail are cleared after this")
-    crm: str = Field(
-        default="list", pattern="^(list|anonymise)$",
+    crm: Literal["list", "anonymise"] = Field(
+        default="list",
         description="list: name the purged enquiries' CRM cases; anonymise: also anonymise "
                     "them where the connector can",
     )
