@@ -118,11 +118,11 @@ def test_an_export_holds_the_subjects_data_and_none_of_the_linked_constituents(
         assert secret.lower() not in files[0].read_text(encoding="utf-8").lower(), secret
         assert secret.lower() not in html.lower(), secret
 
-    audit = [(a.actor, a.action, a.enquiry_id, a.detail) for a in rows(
+    audit = [(a.actor, a.via, a.action, a.enquiry_id, a.detail) for a in rows(
         bridge, audit_log, audit_log.c.action == "sar_export")]
     detail = ("subject access export (found by e-mail or name and postcode); "
               "reason: SAR DP-2026-17")
-    assert sorted(audit) == sorted((ACTOR, "sar_export", str(made[k].id), detail)
+    assert sorted(audit) == sorted((ACTOR, ACTOR, "sar_export", str(made[k].id), detail)
                                    for k in ("first", "second", "open"))
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "grant_detail",
     "read_audit",
     "record",
+    "record_command",
     "record_reads",
     "row",
 ]
@@ -56,6 +57,13 @@ def record(conn: Connection, at: datetime, actor: str, action: str,
            enquiry_id: str | None = None, detail: str = "", via: str = PORTAL,
            target_user: str | None = None) -> None:
     conn.execute(_INSERT, row(at, actor, action, enquiry_id, detail, via, target_user))
+
+
+def record_command(conn: Connection, at: datetime, login: str, action: str,
+                   enquiry_id: str | None = None, detail: str = "") -> None:
+    """A row for what a command did (purge, subject rights, a member's departure): the
+    ``cli:<login>`` that ran it is both who and how."""
+    record(conn, at, login, action, enquiry_id, detail, via=login)
 
 
 def record_reads(conn: Connection, at: datetime, actor: str, action: str,

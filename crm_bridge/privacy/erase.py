@@ -66,7 +66,7 @@ def narrow(matches: list[Match], only: list[str]) -> list[Match]:
 def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connector],
           subject: Subject, only: list[str], include_open: bool, reason: str, actor: str,
           now: datetime, dry_run: bool = False) -> EraseReport:
-    from crm_bridge.portal.audit import record  # the portal's audit trail, imported on use
+    from crm_bridge.access.audit import record_command  # imported on use
 
     if not reason.strip():
         raise InputError("--reason", "say why the data is erased (it is recorded)")
@@ -108,7 +108,7 @@ def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
                 add_history(conn, r.id, now, "erased", actor,
                             f"personal data erased on request; reason: {reason}",
                             Status.CLOSED if r.id in closing else None)
-                record(conn, now, actor, "sar_erase", r.id, f"erased; reason: {reason}")
+                record_command(conn, now, actor, "sar_erase", r.id, f"erased; reason: {reason}")
         for path in files:
             path.unlink(missing_ok=True)
         compact(engine)

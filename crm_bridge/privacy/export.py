@@ -159,14 +159,14 @@ def write_export(export: Export, folder: Path, now: datetime) -> list[Path]:
 def export_subject(engine: Engine, config: CouncilConfig, subject: Subject, folder: Path,
                    reason: str, actor: str, now: datetime) -> tuple[Export, list[Path]]:
     """Find, write and audit one subject access export."""
-    from crm_bridge.portal.audit import record  # the portal's audit trail, imported on use
+    from crm_bridge.access.audit import record_command  # imported on use
 
     with engine.begin() as conn:
         export = build_export(conn, config, subject, now)
         files = write_export(export, folder, now)
         detail = f"subject access export (found by {subject.describe()}); reason: {reason}"
         for match in export.matches:
-            record(conn, now, actor, "sar_export", match.id, detail)
+            record_command(conn, now, actor, "sar_export", match.id, detail)
         if not export.matches:
-            record(conn, now, actor, "sar_export", None, detail + "; nothing held")
+            record_command(conn, now, actor, "sar_export", None, detail + "; nothing held")
     return export, files

@@ -97,7 +97,7 @@ def retire(engine: Engine, config: CouncilConfig, member_id: str, handover_to: s
            consented: Sequence[str], reason: str, actor: str, now: datetime,
            dry_run: bool = False) -> RetireReport:
     """Record that ``member_id`` left office and hand over what may be handed over."""
-    from crm_bridge.portal.audit import record  # the portal's audit trail, imported on use
+    from crm_bridge.access.audit import record_command  # imported on use
 
     leaving = _member(config, member_id, "MEMBER")
     successor = _member(config, handover_to, "--handover-to")
@@ -140,7 +140,7 @@ def retire(engine: Engine, config: CouncilConfig, member_id: str, handover_to: s
             conn.execute(member_departures.insert().values(
                 member_id=leaving.id, left_at=now, handover_to=successor.id,
                 recorded_by=actor, reason=reason))
-            record(conn, now, actor, "member_retired", None,
+            record_command(conn, now, actor, "member_retired", None,
                    f"{leaving.id} left office ({reason}); handover to {successor.id}")
         for enquiry_id, _ref, with_consent in passing:
             conn.execute(update(enquiries).where(c.id == enquiry_id).values(
@@ -152,7 +152,7 @@ def retire(engine: Engine, config: CouncilConfig, member_id: str, handover_to: s
             enqueue(conn, enquiry_id, "add_note",
                     {"text": f"Now handled by {successor.name}", "author": actor,
                      "kind": "follow_up"}, now)
-            record(conn, now, actor, "handed_over", enquiry_id,
+            record_command(conn, now, actor, "handed_over", enquiry_id,
                    f"{leaving.id} -> {successor.id}")
         for enquiry_id in to_archive:
             conn.execute(update(enquiries).where(c.id == enquiry_id).values(

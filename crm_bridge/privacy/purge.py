@@ -110,7 +110,7 @@ def purge(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
 
 
 def _scrub_expired(engine: Engine, due: list[Expired], now: datetime, actor: str) -> Scrubbed:
-    from crm_bridge.portal.audit import record  # the portal's audit trail, imported on use
+    from crm_bridge.access.audit import record_command  # imported on use
 
     total = Scrubbed()
     by_id = {e.id: e for e in due}
@@ -123,7 +123,7 @@ def _scrub_expired(engine: Engine, due: list[Expired], now: datetime, actor: str
                             f"personal data removed: {by_id[i].months} months after closure")
                 for i in chunk])
             for enquiry_id in chunk:
-                record(conn, now, actor, "purged", enquiry_id,
+                record_command(conn, now, actor, "purged", enquiry_id,
                        f"retention: {by_id[enquiry_id].months} months after closure")
     return total
 

@@ -79,7 +79,7 @@ class CorrectReport:
 def correct(engine: Engine, subject: Subject | None, references: Sequence[str],
             changes: dict[str, str | None], reason: str, actor: str, now: datetime,
             dry_run: bool = False) -> CorrectReport:
-    from crm_bridge.portal.audit import record  # the portal's audit trail, imported on use
+    from crm_bridge.access.audit import record_command  # imported on use
 
     if not reason.strip():
         raise InputError("--reason", "say why the data is corrected (it is recorded)")
@@ -119,6 +119,6 @@ def correct(engine: Engine, subject: Subject | None, references: Sequence[str],
             conn.execute(update(enquiries).where(c.id == row.id).values(
                 **values, updated_at=now))
             add_history(conn, row.id, now, "corrected", actor, detail)
-            record(conn, now, actor, "sar_correct", row.id, detail)
+            record_command(conn, now, actor, "sar_correct", row.id, detail)
     compact(engine)
     return report
