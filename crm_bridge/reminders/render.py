@@ -21,11 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.charset import QP, Charset
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import format_datetime, formataddr
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -34,6 +31,8 @@ from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import ConfigError
 
 if TYPE_CHECKING:
+    from email.policy import Compat32
+
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["SHIPPED", "Rendered", "Renderer", "TemplateProblem", "message_id"]
@@ -47,7 +46,15 @@ SHIPPED = Path(__file__).resolve().parent.parent / "templates" / "mail"
 _CHARSET = Charset("utf-8")
 _CHARSET.header_encoding = QP
 _CHARSET.body_encoding = QP
-_POLICY = compat32.clone(max_line_length=998, linesep="\r\n")
+
+
+@cache
+def _policy() -> Compat32:
+    # email.policy (with email.mime) is imported when the first message is built: a sync
+    # with nothing to send does not load it.
+    from email.policy import compat32
+
+    return compat32.clone(max_line_length=998, linesep="\r\n")
 
 
 class TemplateProblem(ConfigError):
@@ -172,6 +179,9 @@ class Renderer:
         Built with the ``email.mime`` classes: a third of the time ``EmailMessage`` takes,
         which counts when a first run decides thousands of messages.
         """
+        from email.mime.multipart import MIMEMultipart
+        from email.mime.text import MIMEText
+
         smtp = self.config.smtp
         msg = MIMEMultipart("alternative")
         msg["From"] = formataddr((self.config.council.name, smtp.from_address), "utf-8")
@@ -191,7 +201,7 @@ class Renderer:
             msg["X-CRM-Bridge-Reference"] = reference
         msg.attach(MIMEText(rendered.text, "plain", _CHARSET))  # type: ignore[arg-type]
         msg.attach(MIMEText(rendered.html, "html", _CHARSET))  # type: ignore[arg-type]
-        return msg.as_bytes(policy=_POLICY).decode("ascii")
+        return msg.as_bytes(policy=_policy()).decode("ascii")
 
 
 def _subject(value: str) -> str:
