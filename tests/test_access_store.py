@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from support.constants import DRAFT_DEFAULTS, NOW
 
 from crm_bridge.access.audit import read_audit, record
 from crm_bridge.access.policy import (
@@ -24,7 +25,6 @@ from crm_bridge.intake import draft_from, log_enquiry
 from crm_bridge.portal.queries import dashboard, search
 from crm_bridge.store.enquiries import EnquiryFilter, list_enquiries
 from crm_bridge.store.tables import enquiries
-from support.constants import DRAFT_DEFAULTS, NOW
 
 MEMBERS = ["cllr-kirsty-dalgleish", "cllr-iain-tennant", "cllr-morag-kinnaird",
            "cllr-euan-lochhead", "cllr-neil-cochrane", "mp-angus-tulloch", "msp-eilidh-brodie"]
