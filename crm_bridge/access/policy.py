@@ -33,6 +33,7 @@ from crm_bridge.store.tables import enquiries
 __all__ = [
     "Principal",
     "UserRole",
+    "audience_words",
     "can_add_note",
     "can_log_for",
     "can_view",
@@ -138,6 +139,13 @@ def shared_with(config: CouncilConfig, member_id: str, consent: bool) -> str:
 def consent_question(config: CouncilConfig, member_id: str) -> str | None:
     """The sharing question, naming exactly who would see the enquiry; None when the
     member's casework is shared with no one (then it is not asked, and not shared)."""
+    audience = audience_words(config, member_id)
+    return f"Share with {audience}?" if audience else None
+
+
+def audience_words(config: CouncilConfig, member_id: str) -> str | None:
+    """Who sees the member's consented enquiries, in words: "the other councillors for
+    Clackmannanshire North (Iain Tennant, …)", and any arrangement's members; None: no one."""
     audience = sharing_audience(config, member_id)
     if not audience:
         return None
@@ -150,7 +158,7 @@ def consent_question(config: CouncilConfig, member_id: str) -> str | None:
         parts.append(f"the other councillors for {ward.name} ({_names(in_ward)})")
     if others:
         parts.append(_names(others))
-    return f"Share with {' and with '.join(parts)}?"
+    return " and with ".join(parts)
 
 
 def _names(names: list[str]) -> str:

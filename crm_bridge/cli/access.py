@@ -52,8 +52,9 @@ def reader(bridge: Bridge, as_user: str | None) -> Reader:
                         member_id=row.member_id, staff_group=row.staff_group,
                         session_id="cli")
     if not who.sees_enquiries:
-        raise InputError("--as", f"'{row.username}' is an {row.role} account that sees no "
-                         "enquiries")
+        raise InputError("--as", f"'{row.username}' ({row.role}) sees no enquiries: an "
+                         "admin account, a member who has left, or a staff group the config "
+                         "no longer has")
     return Reader(row.username, login, who)
 
 

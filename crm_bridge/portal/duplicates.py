@@ -4,8 +4,9 @@
    same normalised location or the same constituent postcode;
 2. the same person: the same postcode and normalised name, at any time.
 
-Only enquiries the member may see are shown; matches in their ward that they may not see
-are counted, with no details, so they know to ask members' services to link them.
+Only enquiries the user may see are shown; a councillor's ward colleagues' matches that
+they may not see are counted, with no details, so they know to ask members' services to
+link them. Other controllers' casework (an MP's, say, filed in the ward) is not even counted.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def normalise(text: str | None) -> str:
 class Duplicates:
     same_issue: list[Row] = field(default_factory=list)
     same_person: list[Row] = field(default_factory=list)
-    hidden: int = 0  # matches in the ward that this user may not see
+    hidden: int = 0  # ward colleagues' matches that this user may not see
 
     @property
     def any(self) -> bool:
@@ -74,7 +75,7 @@ def find_duplicates(
             seen.add(row.id)
             if can_view(who, row.member_id, row.ward_id, row.consent_to_share):
                 found.same_issue.append(row)
-            else:
+            elif row.member_id in who.ward_sharers:
                 found.hidden += 1
     person = normalise(name)
     if postcode and person:

@@ -16,6 +16,9 @@ Seeded enquiries, one per case the authorisation rules distinguish:
     mp_private       Angus Tulloch MP (angus)        north           no
     msp_shared       Eilidh Brodie MSP (eilidh)      west            yes
     msp_private      Eilidh Brodie MSP (eilidh)      west            no
+    mep_shared       Morven Gray MEP (morven)        west            yes
+
+Morven Gray MEP is added to the example's members here, so every kind of member is covered.
 
 The council's access (``ACCESS``): staff group members-services (user staff) works for
 every councillor, mp-office (user mpoffice) for the MP only; the MSP shares with Kirsty
@@ -52,6 +55,7 @@ USERS: dict[str, tuple[UserRole, str | None]] = {
     "morag": (UserRole.MEMBER, "cllr-morag-kinnaird"),
     "angus": (UserRole.MEMBER, "mp-angus-tulloch"),
     "eilidh": (UserRole.MEMBER, "msp-eilidh-brodie"),
+    "morven": (UserRole.MEMBER, "mep-morven-gray"),
     "staff": (UserRole.STAFF, None),
     "mpoffice": (UserRole.STAFF, None),
     "admin": (UserRole.ADMIN, None),
@@ -87,10 +91,15 @@ SEEDS: dict[str, tuple[str, bool, str, str, str]] = {
                    "Stirling Street, Tillicoultry"),
     "msp_shared": ("msp-eilidh-brodie", True, "Isla Shared-MSP", "noise", "Ward Street, Alloa"),
     "msp_private": ("msp-eilidh-brodie", False, "Jamie Private-MSP", "parks", ""),
+    "mep_shared": ("mep-morven-gray", True, "Kenna Shared-MEP", "fly-tipping",
+                   "Shore Road, Alloa"),
 }
 # The ward an MP's or MSP's enquiry is filed under (councillors': their own).
 SEED_WARDS = {"mp_shared": "clacks-north", "mp_private": "clacks-north",
-              "msp_shared": "clacks-west", "msp_private": "clacks-west"}
+              "msp_shared": "clacks-west", "msp_private": "clacks-west",
+              "mep_shared": "clacks-west"}
+MEP = ("  - id: mep-morven-gray\n    name: Morven Gray MEP\n    role: mep\n"
+       "    email: morven.gray@example.eu\n")
 
 
 @dataclass
@@ -114,7 +123,10 @@ def council(root: Path) -> Path:
     # The example's access: block (up to the next section) replaced by the tests' own.
     start, end = text.index("\naccess:\n") + 1, text.index("# --- Elected members")
     access = yaml.safe_dump({"access": ACCESS}, sort_keys=False)
-    config.write_text(text[:start] + access + "\n" + text[end:], encoding="utf-8")
+    text = text[:start] + access + "\n" + text[end:]
+    last_member = "    email: eilidh.brodie.msp@parliament.example\n    notify: daily\n"
+    assert text.count(last_member) == 1, "the example's members have changed"
+    config.write_text(text.replace(last_member, last_member + MEP), encoding="utf-8")
     shutil.copytree(REPO / "mappings", root / "mappings")
     engine = make_engine(f"sqlite:///{root / 'crm-bridge.db'}")
     try:

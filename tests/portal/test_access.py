@@ -161,3 +161,31 @@ def test_enquiry_page_says_who_it_is_shared_with(portal: Seeded,
     assert "Not shared" in shared("angus", "mp_shared")
     described = _cli(portal, "enquiry", "show", portal.refs["msp_shared"])
     assert "consent:      shared with Kirsty Dalgleish\n" in described.output
+
+
+def test_officer_show_is_audited_as_a_view_of_the_enquiry(portal: Seeded) -> None:
+    """The embedded CRM's case holds the constituent's details: showing it is a read."""
+    assert _cli(portal, "sync", "--only", "push").exit_code == 0
+    queue = json.loads(_cli(portal, "officer", "queue", "--json").output)
+    [case] = [c for c in queue if c["external_ref"] == portal.ids["msp_private"]]
+    shown = _cli(portal, "officer", "show", case["case_ref"])
+    assert shown.exit_code == 0, shown.output
+    last = _rows(portal, enquiry_id=portal.ids["msp_private"])[-1]
+    assert (last["actor"], last["via"], last["action"]) == (cli_login(), cli_login(), "viewed")
+    assert last["detail"] == f"cli officer show {case['case_ref']}"
+
+
+def test_duplicates_count_only_ward_colleagues_hidden_matches(
+        portal: Seeded, clients: dict[str, Client]) -> None:
+    """Iain's private missed bin and the MP's private pothole are both in Clackmannanshire
+    North; Kirsty is told a colleague has a match she may not see, never of the MP's."""
+    def dupes(category: str, location: str) -> dict[str, object]:
+        got = clients["kirsty"].get("/api/duplicates", params={
+            "category": category, "location": location})
+        assert got.status_code == 200
+        return dict(got.json())
+
+    colleague = dupes("missed-bin", "Ochil Street, Tillicoultry")  # colleague_private
+    assert colleague["hidden"] == 1 and colleague["same_issue"] == []
+    mp = dupes("pothole", "Stirling Street, Tillicoultry")  # mp_private
+    assert mp == {"same_issue": [], "same_person": [], "hidden": 0}

@@ -1,5 +1,5 @@
 """Who sees what, the authorisation matrix: councillors in two wards, an MP, an MSP with a
-sharing arrangement, staff in two staff groups and an admin, against own / ward colleague /
+sharing arrangement, an MEP, staff in two staff groups and an admin, against own / ward colleague /
 other ward / MP / MSP enquiries with consent yes and no, on every page, API endpoint and CLI
 command that shows or changes an enquiry. The expected table is written out by hand here,
 not computed with the policy code.
@@ -30,6 +30,7 @@ SEES: dict[str, set[str]] = {
     # only the arrangement's Kirsty sees it.
     "angus": {"mp_shared", "mp_private"},
     "eilidh": {"msp_shared", "msp_private"},
+    "morven": {"mep_shared"},
     # Staff: their group's members (members-services: councillors; mp-office: the MP).
     "staff": {"own_shared", "own_private", "colleague_shared", "colleague_private",
               "other_shared", "other_private"},
@@ -44,6 +45,7 @@ NOTES: dict[str, set[str]] = {
     "morag": {"other_shared", "other_private"},
     "angus": {"mp_shared", "mp_private"},
     "eilidh": {"msp_shared", "msp_private"},
+    "morven": {"mep_shared"},
     "staff": SEES["staff"],
     "mpoffice": SEES["mpoffice"],
     "admin": set(),

@@ -61,7 +61,8 @@ class DashboardOut(BaseModel):
 class DuplicatesOut(BaseModel):
     same_issue: list[Summary]
     same_person: list[Summary]
-    hidden: int = Field(description="matches in the ward this user may not see (no details)")
+    hidden: int = Field(description="ward colleagues' matches this user may not see "
+                        "(no details)")
 
 
 class NewEnquiry(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from crm_bridge.access.policy import audience_words
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
 from crm_bridge.models import Channel
@@ -49,12 +50,10 @@ def _consent_words(config: CouncilConfig, who: Principal,
             return None, (f"Enquiries for {member.name} are seen only by them and the "
                           "members’ services staff working for them, so there is no "
                           "sharing question.")
-        return question, "Ask the constituent. If they agree, these members see their " \
-            "name, details and the enquiry."
-    lines = []
-    for mid, name in loggable_members(who, config):
-        asked = consent_question(config, mid)
-        lines.append(f"{name}: " + (asked[len("Share with "):-1] if asked else "no one"))
+        return question, ("Ask the constituent. If they agree, these members see their "
+                          "name, details and the enquiry.")
+    lines = [f"{name}: {audience_words(config, mid) or 'no one'}"
+             for mid, name in loggable_members(who, config)]
     return ("Can the member share this enquiry?",
             "Ask the constituent. Who sees it if they agree: " + "; ".join(lines) + ".")
 
