@@ -22,12 +22,12 @@ from support.lagan_double import (
     BUSY,
     NOT_FOUND,
     Failure,
-    LaganDouble,
     lagan_double,
 )
+from support.lagan_kit import MakeConnector, connectors_for
 
-from connectors.base import ConnectorContext, Note
-from connectors.lagan import LaganCaseRef, LaganCaseSnapshot, LaganConnector, LaganSettings
+from connectors.base import Note
+from connectors.lagan import LaganCaseRef, LaganCaseSnapshot, LaganConnector
 from connectors.lagan_mapping import LaganMapping
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import ServiceDestination, Status
@@ -45,21 +45,9 @@ ROADS = ServiceDestination(id="roads", name="Roads", crm_target="Roads", respons
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Any]:
-    made: list[LaganConnector] = []
-
-    def connect(double: LaganDouble, mapping: LaganMapping = MAPPING,
-                **options: Any) -> LaganConnector:
-        settings = {"url": double.url, "username": double.username,
-                    "password": double.password, "auth": double.auth, "timeout_seconds": 2,
-                    **options}
-        connector = LaganConnector(LaganSettings(**settings), ConnectorContext(tmp_path, mapping))
-        made.append(connector)
-        return connector
-
-    yield connect
-    for connector in made:
-        connector.close()
+def make(tmp_path: Path) -> Iterator[MakeConnector]:
+    with connectors_for(tmp_path, MAPPING, timeout_seconds=2) as connect:
+        yield connect
 
 
 @pytest.mark.parametrize("style", ["token", "username_token", "basic"])

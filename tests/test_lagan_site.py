@@ -20,10 +20,9 @@ from cli_support import Council, make_council, parse_json
 from support.connector_kit import make_enquiry
 from support.lagan_double import SITE_CODES, LaganDouble, lagan_double
 from support.lagan_double.server import wsdl_text
+from support.lagan_kit import MakeConnector, connectors_for
 from sync.council import configure
 
-from connectors.base import ConnectorContext
-from connectors.lagan import LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
 from crm_bridge.app import Bridge
 from crm_bridge.errors import ConfigError, MisconfiguredError, TransientError
@@ -43,21 +42,9 @@ NO_WAITING = {"attempts": 1, "initial_wait": 0, "max_wait": 0, "requeue_after": 
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Any]:
-    made: list[LaganConnector] = []
-
-    def connect(double: LaganDouble, mapping: LaganMapping = SHIPPED,
-                **options: Any) -> LaganConnector:
-        settings = {"url": double.url, "username": double.username,
-                    "password": double.password, "auth": double.auth, "timeout_seconds": 5,
-                    **options}
-        connector = LaganConnector(LaganSettings(**settings), ConnectorContext(tmp_path, mapping))
-        made.append(connector)
-        return connector
-
-    yield connect
-    for connector in made:
-        connector.close()
+def make(tmp_path: Path) -> Iterator[MakeConnector]:
+    with connectors_for(tmp_path, SHIPPED, timeout_seconds=5) as connect:
+        yield connect
 
 
 # -- the WSDL and the binding -------------------------------------------------------------------
