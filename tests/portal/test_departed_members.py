@@ -46,3 +46,32 @@ def test_a_member_who_left_office_is_not_offered_and_is_refused(
         with engine.begin() as conn:
             conn.execute(delete(member_departures).where(member_departures.c.member_id == LEFT))
     assert _offered(staff)
+
+
+def _options(page: str, select_id: str) -> str:
+    start = page.index(f'id="{select_id}"')
+    return page[start:page.index("</select>", start)]
+
+
+def test_a_member_who_left_office_can_be_moved_from_but_not_to(
+    portal: Seeded, clients: dict[str, Client]
+) -> None:
+    staff = clients["staff"]
+    engine = portal.bridge.engine
+    page = staff.get("/reassign").text
+    assert f'value="{LEFT}"' in _options(page, "from_member")
+    assert f'value="{LEFT}"' in _options(page, "to_member")
+    one = f"/enquiries/{portal.refs['own_shared']}"  # Kirsty's: he is her ward colleague
+    assert f'value="{LEFT}"' in _options(staff.get(one).text, "to_member")
+    with engine.begin() as conn:
+        conn.execute(member_departures.insert().values(
+            member_id=LEFT, left_at=datetime(2026, 11, 1, tzinfo=UTC),
+            handover_to="cllr-iain-tennant", recorded_by="cli:test", reason="stood down"))
+    try:
+        page = staff.get("/reassign").text
+        assert f'value="{LEFT}"' in _options(page, "from_member")  # to move their work away
+        assert f'value="{LEFT}"' not in _options(page, "to_member")
+        assert f'value="{LEFT}"' not in _options(staff.get(one).text, "to_member")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(member_departures).where(member_departures.c.member_id == LEFT))

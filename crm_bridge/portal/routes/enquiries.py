@@ -19,6 +19,7 @@ from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
 from crm_bridge.portal.queries import photos_of, visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
+from crm_bridge.privacy.members import departed
 
 __all__ = ["router"]
 
@@ -32,10 +33,12 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
     with portal.store.write() as conn:
         photos = photos_of(conn, str(enquiry.id))
         record(conn, v.now, who.username, "viewed", str(enquiry.id), "enquiry page")
+        gone = departed(conn) if who.is_staff else set()
     ward = config.ward(enquiry.ward_id) if enquiry.ward_id else None
     colleagues = [(m, config.member(m)) for m in ward.members] if ward else []
     reassign_to = [(m.id, m.name) for _, m in colleagues
-                   if m and m.id != enquiry.member_id and can_log_for(who, m.id)]
+                   if m and m.id != enquiry.member_id and m.id not in gone
+                   and can_log_for(who, m.id)]
     today = portal.bridge.router.calendar.local_date(v.now)
     return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, errors=errors,
                   note=note, may_note=can_add_note(who, enquiry), today=today,

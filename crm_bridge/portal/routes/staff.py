@@ -15,6 +15,7 @@ from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.policy import Principal, loggable_members
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
+from crm_bridge.privacy.members import departed
 
 __all__ = ["router"]
 
@@ -31,8 +32,11 @@ def _staff(v: Visit) -> Principal:
 def _page(v: Visit, who: Principal, values: dict[str, str], errors: dict[str, str],
           moved: int | None = None, status: int = 200) -> Response:
     config = v.portal.bridge.config
+    members = loggable_members(who, config)
+    with v.portal.store.read() as conn:
+        gone = departed(conn)  # their enquiries can be moved away, never to them
     return render(v, "reassign.html", status, values=values, errors=errors, moved=moved,
-                  members=loggable_members(who, config))
+                  members=members, targets=[m for m in members if m[0] not in gone])
 
 
 @router.get("/reassign")
