@@ -56,7 +56,8 @@ def create_app(bridge: Bridge, secret: bytes,
     if missing:
         raise ConfigError(
             f"the portal's assets are not built ({', '.join(missing)} missing from {ASSETS}): "
-            "run 'make install' or 'bash scripts/build-assets.sh'")
+            "in a checkout run 'make install' (or 'bash scripts/build-assets.sh'); an installed "
+            "package has them, so reinstall it from a wheel or sdist built with 'python -m build'")
     store = Store(bridge.engine)
 
     @asynccontextmanager
