@@ -120,7 +120,8 @@ class RestConnector:
 
     # -- the Connector protocol ---------------------------------------------------------------
     def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
-        """Find the case by the enquiry's id first, so a retry never opens a second one."""
+        """Find the case by the enquiry's id first, so a retry never opens a second one; the
+        POST's idempotency key covers a case the CRM is still opening (the look-up's gap)."""
         external_ref = str(enquiry.id)
         existing = self._find(external_ref)
         if existing is not None:
