@@ -9,6 +9,7 @@ received but not committed, until the test releases it.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +42,16 @@ class KeyedWrites:
         self.idempotency_header: str | None = "Idempotency-Key"
         self.keyed: dict[str, tuple[int, Any] | None] = {}  # None: first try still running
         self.holds: list[Hold] = []
+        self.repeats: Counter[str] = Counter()  # "answered again", "busy (409)"
 
     def begin(self, key: str) -> tuple[int, Any] | str | None:
         """The first result for ``key``; "busy" while its first try runs; None: go on (and
         the key is now taken)."""
         with self.lock:
             if key in self.keyed:
-                return self.keyed[key] or "busy"
+                first = self.keyed[key]
+                self.repeats["answered again" if first else "busy (409)"] += 1
+                return first or "busy"
             self.keyed[key] = None
             return None
 
