@@ -9,6 +9,10 @@ HTTP and turns every failure into the bridge's errors. This module joins the two
   crash or a lost answer after the CRM opened a case never opens a second one;
 * ``add_note`` does the same against the case's notes when the mapping has a ``notes``
   endpoint (the same text already there is the note already added);
+* both POSTs carry the mapping's ``idempotency_header`` when it is set, with a key that is
+  the same on every try of one outbox row: a look-up misses a write the CRM is still
+  carrying out when a timed-out or killed try is repeated, and only a CRM that honours the
+  key can answer that repeat with the first result (or 409 while it runs: transient);
 * ``fetch_updates`` follows the updates endpoint's pages from the cursor. With a timestamp
   cursor (the CRM's clock, never the bridge's) it asks from ``overlap_seconds`` before the
   cursor, for changes committed late or stamped by a skewed clock; what it reads twice has
@@ -116,7 +120,8 @@ class RestConnector:
 
     # -- the Connector protocol ---------------------------------------------------------------
     def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
-        """Find the case by the enquiry's id first, so a retry never opens a second one."""
+        """Find the case by the enquiry's id first, so a retry never opens a second one; the
+        POST's idempotency key covers a case the CRM is still opening (the look-up's gap)."""
         external_ref = str(enquiry.id)
         existing = self._find(external_ref)
         if existing is not None:
@@ -124,7 +129,8 @@ class RestConnector:
             return CaseRef(existing.id, created=False)
         values = case_values(self.mapping, enquiry, destination)
         body = self._call(self.mapping.endpoints.create, {},
-                          json=render_body(self.mapping.case_body, values))
+                          json=render_body(self.mapping.case_body, values),
+                          key=f"case-{external_ref}")
         case = self._case(pick(body, self.mapping.created), "the new case")
         log.info("rest create_case %s: opened case %s", enquiry.reference, case.id)
         return CaseRef(case.id, created=True)
@@ -140,7 +146,8 @@ class RestConnector:
             if note.text in texts:
                 log.info("rest add_note %s: already there", case_ref)
                 return
-        self._call(self.mapping.endpoints.add_note, {"case_id": case_ref}, json=body)
+        self._call(self.mapping.endpoints.add_note, {"case_id": case_ref}, json=body,
+                   key=note.key)
 
     def get_case(self, case_ref: str) -> CaseSnapshot:
         case = self._case(self._call(self.mapping.endpoints.get, {"case_id": case_ref}),
@@ -202,9 +209,13 @@ class RestConnector:
         query = {key: render(template, values) for key, template in endpoint.query.items()}
         return {key: str(value) for key, value in query.items() if value not in (None, "")}
 
-    def _call(self, endpoint: Endpoint, values: dict[str, str | None], json: Any = None) -> Any:
+    def _call(self, endpoint: Endpoint, values: dict[str, str | None], json: Any = None,
+              key: str | None = None) -> Any:
+        header = self.mapping.idempotency_header
+        sent = (header, self.mapping.idempotency_value.format(key=key)) if header and key else None
         return self.client.call(endpoint.method, self._path(endpoint, values),
-                                params=self._query(endpoint, values) or None, json=json)
+                                params=self._query(endpoint, values) or None, json=json,
+                                key=sent)
 
     def _case(self, data: Any, what: str) -> RemoteCase:
         try:

@@ -9,6 +9,8 @@ those). Every failure becomes one of the bridge's errors here, in ``RestClient.c
     2xx whose body is not JSON                → TransientError  (a proxy's page, a worker
                                                                  killed mid-answer)
     HTTP 401, 403                             → AuthError       stop the run
+    HTTP 409 to a request sent with a key     → TransientError  (the CRM is still carrying
+                                                                 out an earlier try of it)
     3xx, 400, 404, 409, 422 and other 4xx     → PermanentError  with the server's reason
 
 A garbled success is transient, not permanent, on purpose: it says nothing about the
@@ -120,13 +122,16 @@ class RestClient:
         self.session.close()
 
     def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-             json: Any = None) -> Any:
-        """``method path`` (relative to the base URL): the JSON answer, or a bridge error."""
+             json: Any = None, key: tuple[str, str] | None = None) -> Any:
+        """``method path`` (relative to the base URL): the JSON answer, or a bridge error.
+        ``key`` is an idempotency-key header (name, value) to send with it."""
         url = f"{self.base_url}{path}"
         started = time.perf_counter()
+        headers = dict([key]) if key else None
         try:
             response = self.session.request(method, url, params=params, json=json,
-                                            timeout=self.timeout, allow_redirects=False)
+                                            headers=headers, timeout=self.timeout,
+                                            allow_redirects=False)
         except requests.Timeout as exc:
             log.info("rest %s %s: timed out", method, path)
             raise TransientError(f"the CRM did not answer {method} {path} within "
@@ -143,13 +148,18 @@ class RestClient:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("rest %s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
             try:
-                return self._check(method, path, response)
+                return self._check(method, path, response, keyed=key is not None)
             except requests.RequestException as exc:  # the body broke off while being read
                 raise TransientError(f"the CRM's answer to {method} {path} broke off: "
                                      f"{_why(exc)}") from exc
 
-    def _check(self, method: str, path: str, response: requests.Response) -> Any:
+    def _check(self, method: str, path: str, response: requests.Response,
+               keyed: bool = False) -> Any:
         status = response.status_code
+        if status == 409 and keyed:  # the draft's answer to a key whose first try is running
+            after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise TransientError(f"the CRM is still carrying out an earlier try of {method} "
+                                 f"{path} (HTTP 409); trying again later", retry_after=after)
         if status == 429 or status >= 500:
             after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransientError(f"the CRM is busy or failing: {method} {path} answered HTTP "

@@ -163,6 +163,17 @@ class RestMapping(BaseMapping):
     updates: Updates = Updates()
     cursor: Cursor = Cursor()
     error_message: str = "message"
+    # Sent with each create and add_note POST, the same on every try of one outbox row:
+    # a CRM that honours it answers a repeat with the first result. None: not sent.
+    idempotency_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+$")
+    idempotency_value: str = "{key}"
+
+    @field_validator("idempotency_value")
+    @classmethod
+    def _idempotency_value(cls, value: str) -> str:
+        if _placeholders(value) != ["key"]:
+            raise ValueError("must hold {key} once, e.g. '{key}' or '\"{key}\"'")
+        return value
 
     @field_validator("case_body")
     @classmethod

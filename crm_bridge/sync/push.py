@@ -229,7 +229,8 @@ class _Push:
             return
         note = Note(text=str(claim.payload.get("text", "")),
                     author=str(claim.payload.get("author", ACTOR)),
-                    kind=str(claim.payload.get("kind", "follow_up")))
+                    kind=str(claim.payload.get("kind", "follow_up")),
+                    key=f"note-{claim.enquiry_id}-{claim.id}")
         call_with_retry(self.policy, lambda: self.connector.add_note(row.crm_ref, note))
         with claim.writer() as conn:
             add_history(conn, claim.enquiry_id, self.now, "note_sent", ACTOR,

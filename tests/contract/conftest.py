@@ -25,7 +25,9 @@ from typing import Any, Protocol
 
 import pytest
 import yaml
+from pydantic import SecretStr
 from support.connector_kit import closed_port
+from support.crm_standin import CrmStandin, crm_standin
 from support.lagan_double import LaganDouble, lagan_double
 from support.lagan_double.server import Personality
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
@@ -35,6 +37,8 @@ from connectors.lagan import LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
 from connectors.local import LocalConnector, LocalMapping, LocalSettings
 from connectors.local_store import LocalCaseStore
+from connectors.rest import RestConnector, RestSettings
+from connectors.rest_mapping import RestMapping
 from connectors.rt import RtConnector, RtSettings
 from connectors.rt_mapping import RtMapping
 from crm_bridge.models import Enquiry, ServiceDestination
@@ -286,3 +290,51 @@ def lagan_site(tmp_path: Path) -> Iterator[Backend]:
     """The FL double differing wherever the contract is silent: binding name, XSD imported
     by URL, no LastModifiedDate, searches capped, the site's own ErrorCodes."""
     yield from _lagan(tmp_path, "site")
+
+
+# -- rest: the generic REST connector on the CRM stand-in, over real HTTP ---------------------
+
+
+class RestOfficer:
+    def __init__(self, crm: CrmStandin) -> None:
+        self.crm = crm
+
+    def take(self, case_ref: str) -> None:
+        self.crm.change(case_ref, "open", "officer")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.crm.change(case_ref, self.crm.cases[case_ref].status, "officer", response=text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.crm.change(case_ref, "resolved", "officer")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return [c.id for c in self.crm.cases_for(str(enquiry.id))]
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [str(n.get("text")) for n in self.crm.cases[case_ref].notes]
+
+
+@backend_factory("rest", features={"credentials"})
+def rest(tmp_path: Path) -> Iterator[Backend]:
+    """The shipped mapping, idempotency key included, on a stand-in that honours it."""
+    mapping = _mapping(RestMapping, "rest")
+    with ExitStack() as stack:
+        crm = stack.enter_context(crm_standin())
+
+        def connect(url: str = crm.url, token: str = crm.token) -> Connector:
+            made = RestConnector(RestSettings(url=url, token=SecretStr(token)),
+                                 ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        yield Backend(
+            name="rest", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=RestOfficer(crm), reconnect=connect,
+            reject=lambda c: c.add_note("C999999", Note("follow-up", "cllr-x")),
+            reason="no case C999999",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}"),
+            wrong_credentials=lambda: connect(token="not-the-token"),
+        )

@@ -17,8 +17,14 @@ Faults (``Faults.kinds``), each counted in ``injected`` when fired:
     drop       a write is carried out, then the connection is closed before any answer
                (the create-accepted-then-lost case); a read is dropped unanswered
 
-Cases are never de-duplicated: a second create for one external reference opens a second
-case, so a test can see the bridge make one. Every change is an event with a unique id;
+Cases are never de-duplicated by content: a second create for one external reference opens
+a second case, so a test can see the bridge make one. A create or note sent with an
+``Idempotency-Key`` header (``idempotency_header``; None ignores it, as a CRM without keys
+does) is carried out once per key: a repeat answers the first result (the same case or note
+id), or 409 while the first is still being carried out; only a success is remembered, so a
+refused request may be tried again. ``hold(route)`` makes the next write on that route wait,
+received but not committed, until the test releases it: the window in which a client times
+out or is killed while the CRM is still writing. Every change is an event with a unique id;
 ``Officers`` works the cases over time (new → open → resolved with a reply → closed), and
 stamps some changes a little in the past, as a late commit or a skewed clock would.
 State lives in this process, so it outlives the sync processes a test kills.
@@ -41,7 +47,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["KINDS", "Case", "CrmStandin", "Event", "Faults", "Officers", "crm_standin"]
+from support.crm_keys import Hold, KeyedWrites
+
+__all__ = ["KINDS", "Case", "CrmStandin", "Event", "Faults", "Hold", "Officers",
+           "crm_standin"]
 
 KINDS = ("refused", "timeout", "500", "429", "malformed", "drop")
 REJECT_MARK = "[reject]"
@@ -95,11 +104,11 @@ class _Abort(Exception):
     """Leave the request unanswered (the fault has been carried out)."""
 
 
-class CrmStandin:
+class CrmStandin(KeyedWrites):
     def __init__(self, faults: Faults | None = None, token: str = "standin-token") -> None:
         self.faults = faults or Faults()
         self.token = token
-        self.lock = threading.RLock()
+        super().__init__()  # self.lock, the key store and the held writes
         self.rng = random.Random(self.faults.seed)
         self.cases: dict[str, Case] = {}
         self.events: list[Event] = []
@@ -272,7 +281,8 @@ def _handler(crm: CrmStandin) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {crm.token}":
                 self._send(401, {"message": "invalid or missing token"})
                 return
-            status, data = _answer(crm, route, parts.path, query, raw)
+            status, data = self._write(route, parts.path, query, raw) if write else \
+                _answer(crm, route, parts.path, query, raw)
             if fault == "timeout":
                 self._hang()
             if fault == "drop":
@@ -283,6 +293,28 @@ def _handler(crm: CrmStandin) -> type[BaseHTTPRequestHandler]:
                      b'{"items": [{"event_id": null}]}']))
                 return
             self._send(status, data)
+
+        def _write(self, route: str, path: str, query: dict[str, str],
+                   raw: bytes) -> tuple[int, Any]:
+            """A create or note: once per idempotency key, and held if the test says so."""
+            key = self.headers.get(crm.idempotency_header) if crm.idempotency_header else None
+            first = crm.begin(f"{route} {key}") if key else None
+            if first == "busy":
+                return 409, {"message": "a request with this key is still being carried out"}
+            if isinstance(first, tuple):
+                return first
+            status, data = 500, None
+            try:
+                held = crm.take_hold(route)
+                if held is not None:
+                    held.wait()
+                status, data = _answer(crm, route, path, query, raw)
+                if held is not None:
+                    held.committed.set()
+                return status, data
+            finally:
+                if key:
+                    crm.finish(f"{route} {key}", status, data)
 
         def _any(self) -> None:
             with suppress(_Abort):

@@ -175,6 +175,7 @@ def test_sync_killed_at_random_while_the_crm_fails_never_loses_or_duplicates(
             "exit codes": dict(harness.exits),
             "settled after unkilled rounds": settle_runs,
             "faults injected": dict(crm.injected), "CRM calls": sum(crm.calls.values()),
+            "idempotency keys": {"writes carried out": len(crm.keyed), **crm.repeats},
             "refused connections seen by sync": logs.count(": connection refused"),
             "CRM changes": len(crm.events), "cases": len(crm.cases),
             "seconds": {"seeding": round(seeding), "killing": round(killing),

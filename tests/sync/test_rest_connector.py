@@ -283,6 +283,10 @@ def test_each_call_logs_one_info_line_without_personal_data(
                      id="token-cursor"),
         pytest.param({"auth": {"header": "X-Key", "value": "secret"}}, "must hold {token}",
                      id="auth-without-token"),
+        pytest.param({"idempotency_header": "Idempotency Key"}, "should match pattern",
+                     id="key-header-with-a-space"),
+        pytest.param({"idempotency_value": "fixed"}, "must hold {key} once",
+                     id="key-value-without-key"),
     ],
 )
 def test_a_mapping_mistake_is_refused_when_loaded(changes: dict[str, Any], words: str) -> None:
