@@ -26,8 +26,6 @@ import http.client
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -35,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from connectors.retry_after import retry_after_seconds
 from crm_bridge.errors import AuthError, ConfigError, PermanentError, TransientError
 
 __all__ = ["HeaderAuth", "RestClient", "pages", "retry_after_seconds"]
@@ -58,26 +57,6 @@ class HeaderAuth(AuthBase):
 
     def __repr__(self) -> str:
         return f"HeaderAuth({self._header}: ****)"
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: a number of seconds (fractions tolerated) or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if 0 <= seconds < float("inf") else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _why(exc: BaseException) -> str:
