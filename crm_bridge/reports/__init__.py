@@ -12,7 +12,8 @@ Public API (stable; import from here):
     before (2026H1 -> 2025H2); ``.bounds(timezone)`` the UTC instants it spans.
 ``parse_by(text_or_list, flag="--by") -> tuple[str, ...]``
     Dimensions from ``DIMENSIONS``: ward, member, role, category, service, area, month,
-    channel (any combination).
+    channel (any combination). By month, each month's previous figure is the month as far
+    before it as the previous period is (2026H1's January beside 2025H2's July).
 ``build_report(conn, config, period, by=(), now=None) -> Report``
     Enquiries *received* in ``period``. ``now`` (default: the clock) decides what is due
     and overdue today. Two grouped SQL queries (this period and the previous one).

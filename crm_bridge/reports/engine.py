@@ -153,8 +153,8 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         def row(r: ReportRow) -> dict[str, Any]:
-            return {"key": dict(zip(self.by, r.key, strict=True)),
-                    "label": dict(zip(self.by, r.labels, strict=True)),
+            return {"key": dict(zip(self.by, r.key, strict=False)),  # the total's is empty
+                    "label": dict(zip(self.by, r.labels, strict=False)),
                     **r.figures.as_dict(),
                     "previous_received": r.previous.received, "change": r.change,
                     "change_percent": r.change_percent}
@@ -200,6 +200,9 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
     previous = period.previous()
     current = _grouped(conn, config, calendar, period, by, now, today)
     before = _grouped(conn, config, calendar, previous, by, now, today)
+    if "month" in by:  # the previous period's months sit beside this period's
+        before = _shift_months(before, by.index("month"), _months_between(previous.first,
+                                                                          period.first))
     keys = sorted(set(current) | set(before))
     rows = [ReportRow(key, _labels(config, by, key), current.get(key, Figures()),
                       before.get(key, Figures())) for key in keys]
@@ -255,6 +258,21 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
                 days[pair] = max(0, calendar.working_days_between(*pair))
             figures.days_to_respond[days[pair]] += row.n
     return result
+
+
+def _months_between(earlier: date, later: date) -> int:
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
+
+
+def _shift_months(grouped: dict[tuple[str, ...], Figures], position: int,
+                  months: int) -> dict[tuple[str, ...], Figures]:
+    shifted: dict[tuple[str, ...], Figures] = {}
+    for key, figures in grouped.items():
+        year, month = (int(part) for part in key[position].split("-"))
+        year, month0 = divmod(year * 12 + month - 1 + months, 12)
+        new_key = (*key[:position], f"{year:04d}-{month0 + 1:02d}", *key[position + 1:])
+        shifted.setdefault(new_key, Figures()).add(figures)
+    return shifted
 
 
 def _as_date(value: Any) -> date:

@@ -1,12 +1,13 @@
 """The scrutiny report's summary in plain English: the totals, then the largest changes.
 
-A group is mentioned only when both its counts (this period and the previous one) are at
-least the suppression threshold, so the text never reveals a count the tables hide.
+A group is mentioned only when neither of its counts (this period and the previous one) is
+hidden in the tables (``render.suppression``), so the text never reveals what they hide.
 """
 
 from __future__ import annotations
 
 from crm_bridge.reports.engine import Report, ReportRow
+from crm_bridge.reports.render import suppression
 from crm_bridge.reports.repeats import Repeats
 
 __all__ = ["summary"]
@@ -44,8 +45,10 @@ def summary(reports: dict[str, Report], repeats: Repeats, threshold: int) -> lis
         if figures.responded >= threshold:
             text += (f"; half of the answers came within {figures.median_days} working days "
                      f"and nine in ten within {figures.p90_days}")
-        lines.append(text + f". {_count(figures.overdue_now, threshold).capitalize()} "
-                            "are overdue now.")
+        overdue = figures.overdue_now
+        lines.append(text + ". " + ("None is overdue now." if not overdue else
+                                    f"{_count(overdue, threshold).capitalize()} "
+                                    f"{'is' if overdue == 1 else 'are'} overdue now."))
     changes = _largest_changes(reports, threshold)
     if changes:
         lines.append("The largest changes: " + "; ".join(changes) + ".")
@@ -61,12 +64,13 @@ def _largest_changes(reports: dict[str, Report], threshold: int,
                      how_many: int = 4) -> list[str]:
     found: list[tuple[int, str]] = []
     for name in ("category", "ward", "role", "service"):
-        for row in reports[name].rows:
+        report = reports[name]
+        for row, hidden in zip(report.rows, suppression(report, threshold), strict=False):
             now, then = row.figures.received, row.previous.received
-            if now < threshold or then < threshold or now == then:
+            if hidden & {"received", "previous_received", "change_percent"} or now == then:
                 continue
             way = "up" if now > then else "down"
-            percent = f", {abs(row.change_percent):g}%" if row.change_percent else ""
+            percent = f" ({abs(row.change_percent):g}%)" if row.change_percent else ""
             found.append((abs(row.change),
                           f"{row.labels[0]} {way} from {then:,} to {now:,}{percent}"))
     found.sort(key=lambda item: -item[0])

@@ -2,7 +2,8 @@
 
 ``suppress_below`` (the scrutiny report passes ``reports.suppress_below``) shows a count
 from 1 to N-1 as '<N', and a percentage, median, 90th percentile or change worked out from
-fewer than N enquiries as '-', so no constituent can be picked out of a small group.
+fewer than N enquiries as '-', so no constituent can be picked out of a small group (and
+the figures that would give a hidden one away: ``suppression``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from crm_bridge.reports.engine import Report, ReportRow
 
-__all__ = ["COLUMNS", "as_csv", "as_html", "as_json", "as_table", "cells", "headers"]
+__all__ = ["COLUMNS", "as_csv", "as_html", "as_json", "as_table", "headers", "html_table",
+           "suppression"]
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("received", "Received"),
@@ -32,8 +34,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 _COUNTS = {"received", "previous_received", "open_at_end", "closed_at_end", "due",
            "within_target", "overdue_now"}
-_BASE = {"change_percent": "received", "within_target_percent": "due",
-         "median_working_days": "responded", "p90_working_days": "responded"}
 
 
 def headers(report: Report) -> list[str]:
@@ -41,38 +41,73 @@ def headers(report: Report) -> list[str]:
 
 
 def _values(row: ReportRow) -> dict[str, Any]:
-    figures = row.figures
-    return {**figures.as_dict(), "previous_received": row.previous.received,
+    return {**row.figures.as_dict(), "previous_received": row.previous.received,
             "change_percent": row.change_percent}
 
 
-def cells(row: ReportRow, suppress_below: int | None = None,
-          total_label: str = "All enquiries") -> list[str]:
-    """The row's labels and figures as text, small counts suppressed if asked."""
+def suppression(report: Report, threshold: int) -> list[set[str]]:
+    """For each row (``report.rows``, then the total), the columns to hide.
+
+    A count from 1 to ``threshold`` - 1 is hidden, and so is what would give it away:
+    open and closed at the end hide together (they add up to received), within target
+    hides when those not within target are that few (due is shown), a percentage, median
+    or change from fewer than ``threshold`` enquiries hides. When one row alone hides a
+    count, the next smallest count in that column hides too, so the total cannot give it
+    away.
+    """
+    rows = [*report.rows, report.total]
+    values = [_values(row) for row in rows]
+    hide: list[set[str]] = [set() for _ in rows]
+
+    def small(value: int) -> bool:
+        return 0 < value < threshold
+
+    for index, value in enumerate(values):
+        hide[index].update(name for name in _COUNTS if small(int(value[name])))
+        if small(value["due"] - value["within_target"]):
+            hide[index].add("within_target")
+    groups = range(len(report.rows))
+    for name in sorted(_COUNTS):
+        hidden = [i for i in groups if name in hide[i]]
+        if len(hidden) == 1:
+            others = [i for i in groups if name not in hide[i] and values[i][name]]
+            if others:
+                hide[min(others, key=lambda i: values[i][name])].add(name)
+    for index, value in enumerate(values):
+        row_hide = hide[index]
+        if row_hide & {"open_at_end", "closed_at_end"}:
+            row_hide.update({"open_at_end", "closed_at_end"})
+        if "within_target" in row_hide or value["due"] < threshold:
+            row_hide.add("within_target_percent")
+        if value["responded"] < threshold:
+            row_hide.update({"median_working_days", "p90_working_days"})
+        if row_hide & {"received", "previous_received"} or (
+                value["received"] < threshold or value["previous_received"] < threshold):
+            row_hide.add("change_percent")
+    return hide
+
+
+def _cells(row: ReportRow, hidden: set[str], threshold: int | None,
+           total_label: str = "All enquiries") -> list[str]:
     values = _values(row)
     out = list(row.labels) if row.labels else [total_label]
     for name, _title in COLUMNS:
         value = values[name]
-        if suppress_below:
-            if name in _COUNTS and 0 < int(value) < suppress_below:
-                out.append(f"<{suppress_below}")
-                continue
-            base = _BASE.get(name)
-            small = base is not None and values[base] < suppress_below
-            if name == "change_percent":
-                small = small or 0 < row.previous.received < suppress_below
-            if small:
-                out.append("-")
-                continue
-        out.append("-" if value is None else str(value))
+        if name in hidden:
+            out.append(f"<{threshold}" if name in _COUNTS else "-")
+        else:
+            out.append("-" if value is None else str(value))
     return out
 
 
 def _rows(report: Report, suppress_below: int | None) -> list[list[str]]:
-    rows = [cells(row, suppress_below) for row in report.rows]
-    total = cells(report.total, suppress_below)
-    if report.by:
-        total = ["All enquiries"] + [""] * (len(report.by) - 1) + total[1:]
+    count = len(report.rows) + 1
+    hide = suppression(report, suppress_below) if suppress_below else [set()] * count
+    rows = [_cells(row, hide[i], suppress_below) for i, row in enumerate(report.rows)]
+    total = _cells(report.total, hide[-1], suppress_below)
+    if not report.by:
+        return [total]
+    total = ["All enquiries"] + [""] * (len(report.by) - 1) + total[1:]
     return [*rows, total]
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.reports.engine import Report, ReportRow, build_report
+from crm_bridge.reports.engine import Report, build_report
 from crm_bridge.reports.narrative import summary
 from crm_bridge.reports.period import Period
-from crm_bridge.reports.render import as_csv, html_table
+from crm_bridge.reports.render import as_csv, html_table, suppression
 from crm_bridge.reports.repeats import Repeats, repeat_issues
 from crm_bridge.reports.svg import bar_chart, line_chart
 
@@ -98,20 +98,25 @@ def _count_text(value: int, threshold: int) -> tuple[float | None, str]:
     return float(value), str(value)
 
 
+def _bar(value: int, hidden: bool, threshold: int) -> tuple[float | None, str]:
+    return (None, f"<{threshold}") if hidden else (float(value), str(value))
+
+
 def _volume_bars(report: Report, threshold: int) -> list[tuple[str, float | None, str]]:
-    rows = sorted(report.rows, key=lambda r: (-r.figures.received, r.labels))
-    return [(row.labels[0], *_count_text(row.figures.received, threshold))
-            for row in rows if row.figures.received]
+    hide = suppression(report, threshold)
+    rows = sorted(zip(report.rows, hide, strict=False),
+                  key=lambda pair: (-pair[0].figures.received, pair[0].labels))
+    return [(row.labels[0], *_bar(row.figures.received, "received" in hidden, threshold))
+            for row, hidden in rows if row.figures.received]
 
 
 def _compliance_bars(report: Report, threshold: int) -> list[tuple[str, float | None, str]]:
     bars: list[tuple[str, float | None, str]] = []
-    for row in sorted(report.rows, key=lambda r: r.labels):
-        figures = row.figures
-        if not figures.due:
+    for row, hidden in zip(report.rows, suppression(report, threshold), strict=False):
+        percent = row.figures.within_target_percent
+        if not row.figures.due:
             continue
-        percent = figures.within_target_percent
-        if figures.due < threshold or percent is None:
+        if "within_target_percent" in hidden or percent is None:
             bars.append((row.labels[0], None, "-"))
         else:
             bars.append((row.labels[0], percent, f"{percent:g}%"))
@@ -120,20 +125,20 @@ def _compliance_bars(report: Report, threshold: int) -> list[tuple[str, float | 
 
 def _months(report: Report, threshold: int) -> tuple[list[tuple[str, float | None, str]],
                                                      list[float | None]]:
+    """This period's months, and the previous period's month by month beside them."""
+    hide = suppression(report, threshold)
+    current = {row.key[0]: (row, hidden) for row, hidden in zip(report.rows, hide,
+                                                                strict=False)}
     points: list[tuple[str, float | None, str]] = []
     before: list[float | None] = []
-    current = {row.key[0]: row for row in report.rows}
     month = report.period.first.replace(day=1)
-    previous_month = report.previous_period.first.replace(day=1)
-    previous = {row.key[0]: row.previous for row in report.rows}
     while month <= report.period.last:
-        row: ReportRow | None = current.get(f"{month:%Y-%m}")
+        row, hidden = current.get(f"{month:%Y-%m}", (None, set()))
         value = row.figures.received if row else 0
-        points.append((f"{month:%b %y}", *_count_text(value, threshold)))
-        earlier = previous.get(f"{previous_month:%Y-%m}")
-        before.append(_count_text(earlier.received if earlier else 0, threshold)[0])
+        points.append((f"{month:%b %y}", *_bar(value, "received" in hidden, threshold)))
+        before.append(None if "previous_received" in hidden else
+                      float(row.previous.received) if row else 0.0)
         month = _next_month(month)
-        previous_month = _next_month(previous_month)
     return points, before
 
 
