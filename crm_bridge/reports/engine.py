@@ -240,7 +240,7 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
         .where(_c.received_at >= start, _c.received_at < end)
         .group_by(*group, received_day, responded_day)
     )
-    days: dict[tuple[date, date], int] = {}
+    days = _day_counter(calendar)
     result: dict[tuple[str, ...], Figures] = {}
     for row in conn.execute(query):
         values = dict(zip(columns, row[:len(columns)], strict=True))
@@ -253,11 +253,50 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
         figures.within_target += row.within
         figures.overdue_now += row.overdue
         if row.responded_day is not None:
-            pair = (received, _as_date(row.responded_day))
-            if pair not in days:
-                days[pair] = max(0, calendar.working_days_between(*pair))
-            figures.days_to_respond[days[pair]] += row.n
+            taken = days.between(received, _as_date(row.responded_day))
+            figures.days_to_respond[taken] += row.n
     return result
+
+
+class _DayCounter:
+    """Working days between two days from a running count of working days over a span of
+    days (one calendar question per day in the span, not one per day per enquiry)."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+        self.first = date.max
+        self.counts: list[int] = []  # working days from ``first`` up to each day
+
+    def between(self, start: date, end: date) -> int:
+        """As ``WorkingCalendar.working_days_between``, never below 0."""
+        if end <= start:
+            return 0
+        if start < self.first or (end - self.first).days >= len(self.counts):
+            self._cover(start, end)
+        return self.counts[(end - self.first).days] - self.counts[(start - self.first).days]
+
+    def _cover(self, start: date, end: date) -> None:
+        first, last = start, end
+        if self.counts:
+            first = min(first, self.first)
+            last = max(last, self.first + timedelta(days=len(self.counts) - 1))
+        first, last = first - timedelta(days=31), last + timedelta(days=62)
+        counts, running = [], 0
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            running += offset > 0 and self.calendar.is_working_day(day)
+            counts.append(running)
+        self.first, self.counts = first, counts
+
+
+_COUNTERS: dict[tuple[str, str, frozenset[date]], _DayCounter] = {}
+
+
+def _day_counter(calendar: WorkingCalendar) -> _DayCounter:
+    key = (str(calendar.zone), calendar.region, calendar.closure_days)
+    if key not in _COUNTERS:
+        _COUNTERS[key] = _DayCounter(calendar)
+    return _COUNTERS[key]
 
 
 def _months_between(earlier: date, later: date) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, case, exists, func, or_, select
 
 from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.places import normalise
 from crm_bridge.reports.engine import NONE_KEY, label
 from crm_bridge.reports.period import Period
 from crm_bridge.store.tables import enquiries, enquiry_links
@@ -50,8 +51,6 @@ class Repeats:
 
 def place_key(location: str | None) -> str:
     """A location as the duplicate check compares it, without house numbers."""
-    from crm_bridge.portal.duplicates import normalise
-
     return " ".join(word for word in normalise(location).split()
                     if not any(ch.isdigit() for ch in word))
 
