@@ -8,6 +8,7 @@ import pytest
 from support.report_council import NOW, add_caseload
 
 from crm_bridge.app import Bridge
+from crm_bridge.config.report_settings import ReportSettings
 from crm_bridge.errors import InputError
 from crm_bridge.reports import build_report, parse_by, parse_period, period_between
 
@@ -60,3 +61,15 @@ def test_period_parsing() -> None:
         period_between(date(2026, 2, 1), date(2026, 1, 1))
     with pytest.raises(InputError, match=r"^--by: cannot group by 'street'"):
         parse_by("ward,street")
+
+
+def test_by_area_from_the_config(bridge: Bridge) -> None:
+    add_caseload(bridge.engine)
+    with bridge.engine.connect() as conn:
+        report = build_report(conn, bridge.config, parse_period("2026-11"), ("area",), now=NOW)
+        bare = bridge.config.model_copy(update={"reports": ReportSettings()})
+        with pytest.raises(InputError, match=r"^--by: area needs areas"):
+            build_report(conn, bare, parse_period("2026-11"), ("area",), now=NOW)
+    assert {row.labels: (row.figures.received, row.previous.received)
+            for row in report.rows} == {("Hillfoots",): (4, 1), ("No area",): (1, 0),
+                                        ("Alloa and the south",): (0, 1)}

@@ -55,7 +55,6 @@ def test_each_format(bridge: Bridge, config_file: Path) -> None:
     (["--period", "2026H1", "--from", "2026-01-01"], "--period: give either --period"),
     ([], "--period: say which period"),
     (["--period", "2026H1", "--by", "street"], "--by: cannot group by 'street'"),
-    (["--period", "2026H1", "--by", "area"], "--by: area needs areas"),
 ])
 def test_usage_errors_name_the_flag(bridge: Bridge, config_file: Path, args: list[str],
                                     message: str) -> None:
