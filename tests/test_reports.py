@@ -73,3 +73,14 @@ def test_by_area_from_the_config(bridge: Bridge) -> None:
     assert {row.labels: (row.figures.received, row.previous.received)
             for row in report.rows} == {("Hillfoots",): (4, 1), ("No area",): (1, 0),
                                         ("Alloa and the south",): (0, 1)}
+
+
+def test_one_members_figures(bridge: Bridge) -> None:
+    add_caseload(bridge.engine)
+    with bridge.engine.connect() as conn:
+        report = build_report(conn, bridge.config, parse_period("2026-11"), ("month",),
+                              now=NOW, member_ids={"cllr-iain-tennant", "mp-angus-tulloch"})
+    [november] = report.rows
+    assert november.key == ("2026-11",)
+    assert (november.figures.received, november.figures.overdue_now,
+            november.figures.median_days, november.previous.received) == (2, 1, 2, 0)

@@ -14,9 +14,11 @@ Public API (stable; import from here):
     Dimensions from ``DIMENSIONS``: ward, member, role, category, service, area, month,
     channel (any combination). By month, each month's previous figure is the month as far
     before it as the previous period is (2026H1's January beside 2025H2's July).
-``build_report(conn, config, period, by=(), now=None) -> Report``
+``build_report(conn, config, period, by=(), now=None, *, member_ids=None) -> Report``
     Enquiries *received* in ``period``. ``now`` (default: the clock) decides what is due
-    and overdue today. Two grouped SQL queries (this period and the previous one).
+    and overdue today. ``member_ids``: only those members' enquiries (for a member's own
+    figures; who may see whose is the caller's decision). Two grouped SQL queries (this
+    period and the previous one).
 ``Report``: ``period``, ``previous_period``, ``by``, ``rows: list[ReportRow]`` (sorted by
     key), ``total: ReportRow``, ``as_at`` (today's date), ``as_dict()`` (JSON-ready).
 ``ReportRow``: ``key`` (ids, one per dimension; ``NONE_KEY`` "-" when there is none, e.g.

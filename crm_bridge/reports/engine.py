@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -187,9 +187,12 @@ def calendar_of(config: CouncilConfig) -> WorkingCalendar:
 
 
 def build_report(conn: Connection, config: CouncilConfig, period: Period,
-                 by: Sequence[str] = (), now: datetime | None = None) -> Report:
+                 by: Sequence[str] = (), now: datetime | None = None, *,
+                 member_ids: Collection[str] | None = None) -> Report:
     """Figures for enquiries received in ``period``, grouped by ``by``, and the previous
-    period's beside them. ``now`` (default: the clock) decides what is due and overdue."""
+    period's beside them. ``now`` (default: the clock) decides what is due and overdue.
+    ``member_ids``: only these members' enquiries (the caller decides who may see whose
+    figures); None: every member's."""
     by = parse_by(by)
     if "area" in by and not config.reports.areas:
         raise InputError("--by", "area needs areas: list the wards of each area under "
@@ -198,8 +201,9 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
     calendar = calendar_of(config)
     today = calendar.local_date(now)
     previous = period.previous()
-    current = _grouped(conn, config, calendar, period, by, now, today)
-    before = _grouped(conn, config, calendar, previous, by, now, today)
+    members = None if member_ids is None else sorted(member_ids)
+    current = _grouped(conn, config, calendar, period, by, now, today, members)
+    before = _grouped(conn, config, calendar, previous, by, now, today, members)
     if "month" in by:  # the previous period's months sit beside this period's
         before = _shift_months(before, by.index("month"), _months_between(previous.first,
                                                                           period.first))
@@ -214,8 +218,8 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
 
 
 def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
-             period: Period, by: tuple[str, ...], now: datetime,
-             today: date) -> dict[tuple[str, ...], Figures]:
+             period: Period, by: tuple[str, ...], now: datetime, today: date,
+             members: list[str] | None) -> dict[tuple[str, ...], Figures]:
     timezone = config.council.timezone
     start, end = period.bounds(timezone)
     dialect = conn.dialect.name
@@ -240,6 +244,8 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
         .where(_c.received_at >= start, _c.received_at < end)
         .group_by(*group, received_day, responded_day)
     )
+    if members is not None:
+        query = query.where(_c.member_id.in_(members))
     days = _day_counter(calendar)
     result: dict[tuple[str, ...], Figures] = {}
     for row in conn.execute(query):
