@@ -19,6 +19,8 @@ Public API (stable; import from here):
     and overdue today. ``member_ids``: only those members' enquiries (for a member's own
     figures; who may see whose is the caller's decision). Two grouped SQL queries (this
     period and the previous one).
+``build_reports(conn, config, period, [by, ...], now=None, *, member_ids=None)``
+    -> ``list[Report]``, one per grouping, from one query per period.
 ``Report``: ``period``, ``previous_period``, ``by``, ``rows: list[ReportRow]`` (sorted by
     key), ``total: ReportRow``, ``as_at`` (today's date), ``as_dict()`` (JSON-ready).
 ``ReportRow``: ``key`` (ids, one per dimension; ``NONE_KEY`` "-" when there is none, e.g.
@@ -40,13 +42,14 @@ In their own modules (not imported here, so the engine stays light):
     -> ScrutinyResult``: the six-monthly report for the Scrutiny Committee (HTML, the CSV
     tables it was built from, a PDF when a library can make one).
 
-How working days are counted: the database groups enquiries by (local day received, local
-day answered); each distinct pair is turned into working days once in Python with the
-council's ``WorkingCalendar`` (so bank holidays and closure days count exactly as they do
-for deadlines), weighted by its count. Distinct pairs are a few thousand per period however
-many enquiries there are. Every figure reads only columns a purge keeps, so a report is the
-same before and after `crm-bridge purge`; hot spots need the location, which a purge
-removes, so they come only from enquiries whose personal data is still held.
+How working days are counted: the database numbers each enquiry's council-local day
+received and day answered, and counts the working days between them as weekdays less the
+bank holidays and closure days the council's ``WorkingCalendar`` lists for the days in
+question (the same calendar deadlines use), grouping by that number; medians and 90th
+percentiles are exact from the weighted distribution. ``build_reports`` answers several
+groupings from one query per period. Every figure reads only columns a purge keeps, so a
+report is the same before and after `crm-bridge purge`; hot spots need the location,
+which a purge removes, so they come only from enquiries whose personal data is still held.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from crm_bridge.reports.engine import (
     Report,
     ReportRow,
     build_report,
+    build_reports,
     calendar_of,
     label,
     parse_by,
@@ -78,6 +82,7 @@ __all__ = [
     "Report",
     "ReportRow",
     "build_report",
+    "build_reports",
     "calendar_of",
     "label",
     "last_complete_half",

@@ -1,13 +1,13 @@
 """The report engine: figures for enquiries received in a period, grouped, counted by SQL.
 
-One grouped query per period (``GROUP BY`` the asked-for columns plus the local day received
-and the local day responded) returns a few thousand rows however many enquiries there are;
-Python adds them up per group and turns each distinct (received day, responded day) pair
-into working days once (``WorkingCalendar``), which gives exact medians and 90th percentiles
-from the weighted distribution. Role and area are folded from member and ward in Python
-(the config says which member is which role and which ward is in which area); month comes
-from the day received. Only columns a purge keeps are read, so figures stay the same after
-one.
+One grouped query per period returns, for each combination of the columns asked for and
+the month received, the counts and the answers by working days taken: the database works
+out each enquiry's council-local days (sqlday.py) and the working days between them
+(weekdays, less the bank holidays and closure days the calendar lists for the span), so
+a few thousand rows come back however many enquiries there are, and medians and 90th
+percentiles are exact from the distribution. Role and area are folded from member and ward
+in Python (the config says which member is which role and which ward is in which area).
+Only columns a purge keeps are read, so figures stay the same after one.
 """
 
 from __future__ import annotations
@@ -17,21 +17,22 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
 from crm_bridge.models import OPEN_STATUSES
 from crm_bridge.reports.period import Period
-from crm_bridge.reports.sqlday import local_day
+from crm_bridge.reports.sqlday import date_number, day_number, number_of, working_number
 from crm_bridge.store.tables import enquiries
 from crm_bridge.workdays import WorkingCalendar
 
 __all__ = ["DIMENSIONS", "NONE_KEY", "Figures", "Report", "ReportRow", "build_report",
-           "calendar_of", "label", "parse_by"]
+           "build_reports", "calendar_of", "label", "parse_by"]
 
 DIMENSIONS = ("ward", "member", "role", "category", "service", "area", "month", "channel")
 """What ``--by`` can group by (any combination, in the order given)."""
@@ -193,8 +194,16 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
     period's beside them. ``now`` (default: the clock) decides what is due and overdue.
     ``member_ids``: only these members' enquiries (the caller decides who may see whose
     figures); None: every member's."""
-    by = parse_by(by)
-    if "area" in by and not config.reports.areas:
+    return build_reports(conn, config, period, [by], now, member_ids=member_ids)[0]
+
+
+def build_reports(conn: Connection, config: CouncilConfig, period: Period,
+                  bys: Sequence[Sequence[str]], now: datetime | None = None, *,
+                  member_ids: Collection[str] | None = None) -> list[Report]:
+    """``build_report`` for several groupings at once, from one query per period (grouped by
+    every column any of them needs)."""
+    groupings = [parse_by(by) for by in bys]
+    if any("area" in by for by in groupings) and not config.reports.areas:
         raise InputError("--by", "area needs areas: list the wards of each area under "
                                  "reports: areas: in the config")
     now = now or datetime.now(UTC)
@@ -202,14 +211,38 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
     today = calendar.local_date(now)
     previous = period.previous()
     members = None if member_ids is None else sorted(member_ids)
-    current = _grouped(conn, config, calendar, period, by, now, today, members)
-    before = _grouped(conn, config, calendar, previous, by, now, today, members)
-    if "month" in by:  # the previous period's months sit beside this period's
-        before = _shift_months(before, by.index("month"), _months_between(previous.first,
-                                                                          period.first))
-    keys = sorted(set(current) | set(before))
-    rows = [ReportRow(key, _labels(config, by, key), current.get(key, Figures()),
-                      before.get(key, Figures())) for key in keys]
+    columns = sorted({_COLUMN[name].name for by in groupings for name in by
+                      if name in _COLUMN})
+    current = _grouped(conn, config, calendar, period, columns, now, today, members)
+    before = _grouped(conn, config, calendar, previous, columns, now, today, members)
+    shift = _months_between(previous.first, period.first)
+    return [_report(config, period, previous, by, current, before, shift, today)
+            for by in groupings]
+
+
+_Base = dict[tuple[tuple[Any, ...], str], Figures]
+"""Figures by (the grouped columns' values, the month received)."""
+
+
+def _report(config: CouncilConfig, period: Period, previous: Period, by: tuple[str, ...],
+            current: _Base, before: _Base, shift: int, today: date) -> Report:
+    columns = sorted({_COLUMN[name].name for name in _COLUMN})  # every column, in order
+
+    def fold(base: _Base, months: int) -> dict[tuple[str, ...], Figures]:
+        out: dict[tuple[str, ...], Figures] = {}
+        for (values, month), figures in base.items():
+            named = dict(zip(columns, values, strict=True))
+            key = tuple(_shifted(month, months) if name == "month"
+                        else _key(config, name, named) for name in by)
+            out.setdefault(key, Figures()).add(figures)
+        return out
+
+    now_figures = fold(current, 0)
+    # By month, the previous period's months sit beside this period's.
+    then_figures = fold(before, shift if "month" in by else 0)
+    keys = sorted(set(now_figures) | set(then_figures))
+    rows = [ReportRow(key, _labels(config, by, key), now_figures.get(key, Figures()),
+                      then_figures.get(key, Figures())) for key in keys]
     total = ReportRow((), (), Figures(), Figures())
     for row in rows:
         total.figures.add(row.figures)
@@ -218,15 +251,27 @@ def build_report(conn: Connection, config: CouncilConfig, period: Period,
 
 
 def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
-             period: Period, by: tuple[str, ...], now: datetime, today: date,
-             members: list[str] | None) -> dict[tuple[str, ...], Figures]:
+             period: Period, columns: list[str], now: datetime, today: date,
+             members: list[str] | None) -> _Base:
+    """One grouped query: counts, and answers by working days taken, per combination of
+    ``columns`` and month received. Working days are worked out by the database: weekdays
+    from a fixed Monday less the bank holidays and closure days (listed from the calendar
+    over the days the query can meet), so only a few rows per group come back."""
     timezone = config.council.timezone
     start, end = period.bounds(timezone)
     dialect = conn.dialect.name
     span_end = max(now, end) + timedelta(days=1)
-    received_day = local_day(_c.received_at, dialect, timezone, start, span_end)
-    responded_day = local_day(_c.responded_at, dialect, timezone, start, span_end)
-    columns = sorted({_COLUMN[name].name for name in by if name in _COLUMN})
+    received = day_number(_c.received_at, dialect, timezone, start, span_end)
+    responded = day_number(_c.responded_at, dialect, timezone, start, span_end)
+    off = [number_of(day) for day in _days(period.first, calendar.local_date(span_end))
+           if day.weekday() < 5 and not calendar.is_working_day(day)]
+    taken = working_number(responded, off) - working_number(received, off)
+    starts = _month_starts(period)
+    month = case(*[(received < number_of(first), f"{earlier:%Y-%m}")
+                   for earlier, first in pairwise(starts)],
+                 else_=f"{starts[-1]:%Y-%m}") if len(starts) > 1 else literal(
+                     f"{starts[0]:%Y-%m}")
+    everything = sorted({_COLUMN[name].name for name in _COLUMN})
     group = [_c[name] for name in columns]
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -234,99 +279,63 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
 
     answered = _c.responded_at.is_not(None)
     query = (
-        select(*group, received_day.label("received_day"),
-               responded_day.label("responded_day"), func.count().label("n"),
+        select(*group, month.label("month"), taken.label("taken"), func.count().label("n"),
                count(and_(_c.closed_at.is_not(None), _c.closed_at < end)).label("closed"),
                count(or_(answered, _c.target_date < today)).label("due"),
-               count(and_(answered, responded_day <= _c.target_date)).label("within"),
+               count(and_(answered, responded <= date_number(_c.target_date, dialect)))
+               .label("within"),
                count(and_(_c.status.in_([s.value for s in OPEN_STATUSES]),
                           _c.target_date < today)).label("overdue"))
         .where(_c.received_at >= start, _c.received_at < end)
-        .group_by(*group, received_day, responded_day)
+        .group_by(*group, month, taken)
     )
     if members is not None:
         query = query.where(_c.member_id.in_(members))
-    days = _day_counter(calendar)
-    result: dict[tuple[str, ...], Figures] = {}
+    result: _Base = {}
     for row in conn.execute(query):
-        values = dict(zip(columns, row[:len(columns)], strict=True))
-        received = _as_date(row.received_day)
-        key = tuple(_key(config, name, values, received) for name in by)
-        figures = result.setdefault(key, Figures())
+        named = dict(zip(columns, row[:len(columns)], strict=True))
+        key = (tuple(named.get(name) for name in everything), str(row.month))
+        figures = result.get(key)
+        if figures is None:
+            figures = result[key] = Figures()
         figures.received += row.n
         figures.closed_at_end += row.closed
         figures.due += row.due
         figures.within_target += row.within
         figures.overdue_now += row.overdue
-        if row.responded_day is not None:
-            taken = days.between(received, _as_date(row.responded_day))
-            figures.days_to_respond[taken] += row.n
+        if row.taken is not None:
+            figures.days_to_respond[max(0, int(row.taken))] += row.n
     return result
 
 
-class _DayCounter:
-    """Working days between two days from a running count of working days over a span of
-    days (one calendar question per day in the span, not one per day per enquiry)."""
-
-    def __init__(self, calendar: WorkingCalendar) -> None:
-        self.calendar = calendar
-        self.first = date.max
-        self.counts: list[int] = []  # working days from ``first`` up to each day
-
-    def between(self, start: date, end: date) -> int:
-        """As ``WorkingCalendar.working_days_between``, never below 0."""
-        if end <= start:
-            return 0
-        if start < self.first or (end - self.first).days >= len(self.counts):
-            self._cover(start, end)
-        return self.counts[(end - self.first).days] - self.counts[(start - self.first).days]
-
-    def _cover(self, start: date, end: date) -> None:
-        first, last = start, end
-        if self.counts:
-            first = min(first, self.first)
-            last = max(last, self.first + timedelta(days=len(self.counts) - 1))
-        first, last = first - timedelta(days=31), last + timedelta(days=62)
-        counts, running = [], 0
-        for offset in range((last - first).days + 1):
-            day = first + timedelta(days=offset)
-            running += offset > 0 and self.calendar.is_working_day(day)
-            counts.append(running)
-        self.first, self.counts = first, counts
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-_COUNTERS: dict[tuple[str, str, frozenset[date]], _DayCounter] = {}
+def _month_starts(period: Period) -> list[date]:
+    """The first day of each month the period touches (the period's first day first)."""
+    starts = [period.first]
+    month = period.first.replace(day=1)
+    while True:
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if month > period.last:
+            return starts
+        starts.append(month)
 
 
-def _day_counter(calendar: WorkingCalendar) -> _DayCounter:
-    key = (str(calendar.zone), calendar.region, calendar.closure_days)
-    if key not in _COUNTERS:
-        _COUNTERS[key] = _DayCounter(calendar)
-    return _COUNTERS[key]
+def _shifted(month: str, months: int) -> str:
+    if not months:
+        return month
+    year, number = (int(part) for part in month.split("-"))
+    year, month0 = divmod(year * 12 + number - 1 + months, 12)
+    return f"{year:04d}-{month0 + 1:02d}"
 
 
 def _months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
-def _shift_months(grouped: dict[tuple[str, ...], Figures], position: int,
-                  months: int) -> dict[tuple[str, ...], Figures]:
-    shifted: dict[tuple[str, ...], Figures] = {}
-    for key, figures in grouped.items():
-        year, month = (int(part) for part in key[position].split("-"))
-        year, month0 = divmod(year * 12 + month - 1 + months, 12)
-        new_key = (*key[:position], f"{year:04d}-{month0 + 1:02d}", *key[position + 1:])
-        shifted.setdefault(new_key, Figures()).add(figures)
-    return shifted
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _key(config: CouncilConfig, name: str, values: dict[str, Any], received: date) -> str:
-    if name == "month":
-        return f"{received:%Y-%m}"
+def _key(config: CouncilConfig, name: str, values: dict[str, Any]) -> str:
     value = values[_COLUMN[name].name]
     if name == "role":
         member = config.member(value)

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.reports.engine import Report, build_report
+from crm_bridge.reports.engine import Report, build_reports
 from crm_bridge.reports.narrative import summary
 from crm_bridge.reports.period import Period
 from crm_bridge.reports.render import as_csv, html_table, suppression
@@ -53,7 +53,8 @@ def build_scrutiny(engine: Engine, config: CouncilConfig, period: Period, out_di
     now = now or datetime.now(UTC)
     threshold = config.reports.suppress_below
     with engine.connect() as conn:
-        reports = {name: build_report(conn, config, period, by, now) for name, by in _TABLES}
+        built = build_reports(conn, config, period, [by for _, by in _TABLES], now)
+        reports = {name: report for (name, _), report in zip(_TABLES, built, strict=True)}
         repeats = repeat_issues(conn, config, period, at_least=max(2, threshold))
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"scrutiny-{_slug(period.label)}"
