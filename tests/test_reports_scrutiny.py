@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from support.report_council import NOW, PERSONAL, add_caseload, row
 
 from crm_bridge.app import Bridge
@@ -15,7 +16,7 @@ from crm_bridge.privacy.purge import purge
 from crm_bridge.reports import build_report, parse_period
 from crm_bridge.reports.repeats import repeat_issues
 from crm_bridge.reports.scrutiny import build_scrutiny
-from crm_bridge.store.tables import enquiries
+from crm_bridge.store.tables import enquiries, enquiry_links
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -96,3 +97,19 @@ def test_figures_are_the_same_after_a_purge(bridge: Bridge) -> None:
     # Hot spots need the place, which the purge removed: only the open one's is held.
     assert (held_before.places_held, held_after.places_held) == (5, 1)
     assert held_after.received == held_before.received == 5
+
+
+def test_repeat_issues_count_linked_enquiries(bridge: Bridge) -> None:
+    add_caseload(bridge.engine)
+    with bridge.engine.begin() as conn:
+        ids = {r.reference: r.id for r in conn.execute(
+            select(enquiries.c.reference, enquiries.c.id).order_by(enquiries.c.received_at))}
+        first, second, october = (ids[ref] for ref in sorted(ids)[1:3] + sorted(ids)[5:6])
+        conn.execute(enquiry_links.insert(), [
+            {"enquiry_id": first, "linked_id": second, "kind": "duplicate"},
+            {"enquiry_id": second, "linked_id": first, "kind": "duplicate"},
+            {"enquiry_id": october, "linked_id": first, "kind": "duplicate"}])
+    with bridge.engine.connect() as conn:
+        repeats = repeat_issues(conn, bridge.config, NOVEMBER)
+    # Two November enquiries are linked (one also to an October one, not counted here).
+    assert (repeats.received, repeats.linked) == (5, 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, case, exists, func, or_, select
+from sqlalchemy import Connection, func, select, union
 
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.places import normalise
@@ -61,15 +61,21 @@ def repeat_issues(conn: Connection, config: CouncilConfig, period: Period,
     start, end = period.bounds(config.council.timezone)
     in_period = (_c.received_at >= start, _c.received_at < end)
     links = enquiry_links.c
-    linked = exists().where(or_(links.enquiry_id == _c.id, links.linked_id == _c.id))
-    received, linked_count, held = conn.execute(
-        select(func.count(), func.coalesce(func.sum(case((linked, 1), else_=0)), 0),
-               func.count(_c.location)).where(*in_period)).one()
+    # From the (small) links table to the enquiries, not a look-up per enquiry.
+    either = union(select(links.enquiry_id.label("id")),
+                   select(links.linked_id.label("id"))).subquery()
+    linked_count = conn.execute(
+        select(func.count()).select_from(either.join(enquiries, _c.id == either.c.id))
+        .where(*in_period)).scalar_one()
     places: dict[tuple[str, str, str], int] = {}
+    received = held = 0
     query = (select(_c.ward_id, _c.category_id, _c.location, func.count().label("n"))
-             .where(*in_period, _c.location.is_not(None))
-             .group_by(_c.ward_id, _c.category_id, _c.location))
+             .where(*in_period).group_by(_c.ward_id, _c.category_id, _c.location))
     for row in conn.execute(query):
+        received += row.n
+        if row.location is None:
+            continue
+        held += row.n
         key = (row.ward_id or NONE_KEY, row.category_id, place_key(row.location))
         if key[2]:
             places[key] = places.get(key, 0) + row.n
