@@ -265,32 +265,43 @@ def _grouped(conn: Connection, config: CouncilConfig, calendar: WorkingCalendar,
     responded = day_number(_c.responded_at, dialect, timezone, start, span_end)
     off = [number_of(day) for day in _days(period.first, calendar.local_date(span_end))
            if day.weekday() < 5 and not calendar.is_working_day(day)]
-    taken = working_number(responded, off) - working_number(received, off)
+    group = [_c[name] for name in columns]
+    answered = _c.responded_at.is_not(None)
+
+    def flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return case((condition, 1), else_=0)
+
+    # Each enquiry's day numbers once, in a subquery the database keeps apart (OFFSET 0:
+    # SQLite would otherwise copy the expressions into every place the outer query uses
+    # them, and work each out again there).
+    rows = (
+        select(*group, received.label("received"), responded.label("responded"),
+               date_number(_c.target_date, dialect).label("target"),
+               flag(and_(_c.closed_at.is_not(None), _c.closed_at < end)).label("closed"),
+               flag(or_(answered, _c.target_date < today)).label("due"),
+               flag(and_(_c.status.in_([s.value for s in OPEN_STATUSES]),
+                         _c.target_date < today)).label("overdue"))
+        .where(_c.received_at >= start, _c.received_at < end)
+    )
+    if members is not None:
+        rows = rows.where(_c.member_id.in_(members))
+    inner = rows.offset(0).subquery()
+    taken = working_number(inner.c.responded, off) - working_number(inner.c.received, off)
     starts = _month_starts(period)
-    month = case(*[(received < number_of(first), f"{earlier:%Y-%m}")
+    month = case(*[(inner.c.received < number_of(first), f"{earlier:%Y-%m}")
                    for earlier, first in pairwise(starts)],
                  else_=f"{starts[-1]:%Y-%m}") if len(starts) > 1 else literal(
                      f"{starts[0]:%Y-%m}")
     everything = sorted({_COLUMN[name].name for name in _COLUMN})
-    group = [_c[name] for name in columns]
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    answered = _c.responded_at.is_not(None)
+    outer_group = [inner.c[name] for name in columns]
     query = (
-        select(*group, month.label("month"), taken.label("taken"), func.count().label("n"),
-               count(and_(_c.closed_at.is_not(None), _c.closed_at < end)).label("closed"),
-               count(or_(answered, _c.target_date < today)).label("due"),
-               count(and_(answered, responded <= date_number(_c.target_date, dialect)))
-               .label("within"),
-               count(and_(_c.status.in_([s.value for s in OPEN_STATUSES]),
-                          _c.target_date < today)).label("overdue"))
-        .where(_c.received_at >= start, _c.received_at < end)
-        .group_by(*group, month, taken)
+        select(*outer_group, month.label("month"), taken.label("taken"),
+               func.count().label("n"), func.sum(inner.c.closed).label("closed"),
+               func.sum(inner.c.due).label("due"),
+               func.sum(flag(inner.c.responded <= inner.c.target)).label("within"),
+               func.sum(inner.c.overdue).label("overdue"))
+        .group_by(*outer_group, month, taken)
     )
-    if members is not None:
-        query = query.where(_c.member_id.in_(members))
     result: _Base = {}
     for row in conn.execute(query):
         named = dict(zip(columns, row[:len(columns)], strict=True))
