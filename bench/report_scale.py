@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true",
                         help="a scratch database on 127.0.0.1:5432, dropped afterwards")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="SQLite: keep the filled council folder and say where")
     parser.add_argument("--measure", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
@@ -256,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{got['peak_rss_mb_with_pdf']} MB); figures checked")
         return 0
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep and admin is None:
+            print(f"kept {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
         if admin is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
