@@ -189,6 +189,10 @@ def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     for line in ("kirsty / demo-member-1", "iain   / demo-member-2", "staff  / demo-staff-1",
                  "admin  / demo-admin-1"):
         assert line in out
+    # It ends with the path of the last complete half-year's scrutiny report.
+    report = Path(out.splitlines()[-1])
+    assert re.fullmatch(r"scrutiny-20\d\dH[12]\.html", report.name), out
+    assert (tmp_path / report).read_text(encoding="utf-8").count("<svg") == 4
 
 
 def test_the_demo_accounts_sign_in_to_the_portal(small: tuple[Path, dict[str, Any]]) -> None:

@@ -52,6 +52,9 @@ _COMMANDS = {
     "purge": LazyCommand(
         "crm_bridge.cli.purge:purge",
         "Remove the personal data of enquiries closed longer ago than their retention period."),
+    "report": LazyCommand(
+        "crm_bridge.cli.report:report",
+        "Enquiry volumes and response performance for a period, grouped as asked."),
     "sar": LazyCommand(
         "crm_bridge.cli.sar:sar",
         "A constituent's rights: a copy of their data, erasure, correction."),

@@ -105,3 +105,9 @@ def _print(result: DemoResult) -> None:
     width = max(len(a.username) for a in result.accounts) if result.accounts else 0
     click.echo("\n".join(f"  {a.username:<{width}} / {a.password:<14}  {a.who}"
                           for a in result.accounts))
+    scrutiny = result.scrutiny
+    if scrutiny.pdf is None:
+        click.echo(f"\nNo PDF of the scrutiny report: {scrutiny.pdf_reason}.")
+    click.echo(f"\nScrutiny report for {scrutiny.period.label} (HTML, fit to print; "
+               f"CSV tables and {'a PDF ' if scrutiny.pdf else ''}beside it):\n"
+               f"{scrutiny.html}")

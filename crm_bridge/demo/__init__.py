@@ -11,7 +11,8 @@ Modules: ``workspace`` (the folder), ``places`` and ``texts`` (what enquiries
 say), ``plan`` (who asks what, when), ``fates`` (what services do),
 ``simulate`` (the day-by-day run), ``figures`` (counting the result), ``story``
 (one enquiry start to finish), ``accounts`` (portal sign-ins), ``bulk`` (the stores'
-settings while the demo fills them).
+settings while the demo fills them). Last, it writes the Scrutiny Committee's report for
+the last complete half-year into ``reports/`` (crm_bridge.reports.scrutiny).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from crm_bridge.demo.simulate import simulate
 from crm_bridge.demo.story import example_lifecycle, tell
 from crm_bridge.demo.workspace import MARKER, prepare
 from crm_bridge.models import Enquiry
+from crm_bridge.reports.period import last_complete_half
+from crm_bridge.reports.scrutiny import ScrutinyResult, build_scrutiny
 
 __all__ = ["MARKER", "DemoResult", "run_demo"]
 
@@ -51,6 +54,7 @@ class DemoResult:
     example: Enquiry | None
     example_lines: list[str]  # the example told like `enquiry show`
     accounts: tuple[DemoAccount, ...]  # portal sign-ins, made in the demo's store
+    scrutiny: ScrutinyResult  # the last complete half-year's report to the Scrutiny Committee
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,8 +71,20 @@ class DemoResult:
             **self.figures.as_dict(),
             "example": _example(self.example) if self.example else None,
             "accounts": [account.as_dict() for account in self.accounts],
+            "scrutiny_report": self._scrutiny(),
             "seconds": round(self.seconds, 2),
         }
+
+    def _scrutiny(self) -> dict[str, Any]:
+        """Where the scrutiny report is, inside the demo folder (so reruns compare equal)."""
+        folder = self.config_path.parent
+        return {"period": self.scrutiny.period.label,
+                "html": _relative(self.scrutiny.html, folder),
+                "pdf": _relative(self.scrutiny.pdf, folder)}
+
+
+def _relative(path: Path | None, folder: Path) -> str | None:
+    return None if path is None else path.relative_to(folder).as_posix()
 
 
 def _example(enquiry: Enquiry) -> dict[str, Any]:
@@ -102,6 +118,8 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
         syncs = simulate(bridge, plans, first_day, last_day, now)
         example = example_lifecycle(bridge)
         accounts = add_accounts(bridge, now)
+        scrutiny = build_scrutiny(bridge.engine, bridge.config, last_complete_half(today),
+                                  config_path.parent / "reports", now)
         return DemoResult(
             config_path=config_path,
             council=bridge.config.council.name,
@@ -115,6 +133,7 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
             example=example,
             example_lines=tell(bridge, example) if example else [],
             accounts=accounts,
+            scrutiny=scrutiny,
             seconds=time.perf_counter() - started,
         )
     finally:

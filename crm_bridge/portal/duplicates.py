@@ -11,12 +11,12 @@ link them. Other controllers' casework (an MP's, say, filed in the ward) is not 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, select
 
+from crm_bridge.places import normalise
 from crm_bridge.portal.policy import Principal, can_view
 from crm_bridge.portal.queries import Row, rows_where
 from crm_bridge.store.tables import enquiries
@@ -24,17 +24,6 @@ from crm_bridge.store.tables import enquiries
 __all__ = ["Duplicates", "find_duplicates", "normalise"]
 
 _c = enquiries.c
-_WORDS = re.compile(r"[^a-z0-9]+")
-_ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "dr": "drive", "cres": "crescent",
-                  "pl": "place", "sq": "square", "ln": "lane", "ct": "court", "gdns": "gardens"}
-
-
-def normalise(text: str | None) -> str:
-    """Lower case, punctuation and extra spaces gone, common street abbreviations spelt out."""
-    if not text:
-        return ""
-    words = _WORDS.sub(" ", text.lower()).split()
-    return " ".join(_ABBREVIATIONS.get(word, word) for word in words)
 
 
 @dataclass
