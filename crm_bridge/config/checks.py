@@ -88,6 +88,30 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
                 )
             )
     issues += _retention_issues(config, source, service_ids)
+    issues += _area_issues(config, source, ward_ids)
+    return issues
+
+
+def _area_issues(config: CouncilConfig, source: LocatedData,
+                 ward_ids: set[str]) -> list[ConfigIssue]:
+    """reports.areas: ids unique, every ward named exists and is in one area only."""
+    issues: list[ConfigIssue] = []
+    areas = config.reports.areas
+    counts = Counter(area.id for area in areas)
+    placed: dict[str, str] = {}
+    for a_index, area in enumerate(areas):
+        if counts[area.id] > 1:
+            issues.append(source.issue(("reports", "areas", a_index, "id"),
+                                       f"duplicate id '{area.id}': every area needs its own id"))
+        for w_index, ward_id in enumerate(area.wards):
+            path = ("reports", "areas", a_index, "wards", w_index)
+            if ward_id not in ward_ids:
+                issues.append(source.issue(path, unknown("ward", ward_id, ward_ids)))
+            elif ward_id in placed:
+                issues.append(source.issue(path, f"ward '{ward_id}' is already in area "
+                                           f"'{placed[ward_id]}': a ward belongs to one area"))
+            else:
+                placed[ward_id] = area.id
     return issues
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from crm_bridge.config.report_settings import ReportSettings
 from crm_bridge.models import Category, Identifier, Member, ServiceDestination, Text, Ward
 from crm_bridge.reminders.settings import ReminderSettings
 from crm_bridge.sync.retry import RetryPolicy
@@ -265,6 +266,7 @@ class CouncilConfig(_Strict):
     retention: RetentionSettings = RetentionSettings()
     portal: PortalSettings = PortalSettings()
     reminders: ReminderSettings = ReminderSettings()
+    reports: ReportSettings = ReportSettings()
     access: AccessSettings = AccessSettings()
     members: list[Member] = Field(min_length=1)
     wards: list[Ward] = Field(min_length=1)
