@@ -204,6 +204,12 @@ def test_staff_and_admin_pages_on_a_phone(browser: Browser, portal: Seeded) -> N
         j.check("staff-enquiry")
         j.goto("/reassign")
         j.check("reassign")
+        j.goto("/statistics")
+        assert page.locator("#by-ward-chart").is_visible()  # inline SVG, allowed by the CSP
+        j.check("staff-statistics")
+        j.goto("/statistics?period=2026H3")
+        assert page.locator(".govuk-error-summary").is_visible()
+        j.check("staff-statistics-error")
         page.get_by_role("button", name="Menu").click()
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/signed-out")
@@ -264,6 +270,11 @@ def test_responses_since_last_looked(browser: Browser, portal: Seeded) -> None:
         assert "No new responses" in section.inner_text()
         assert page.locator("#new-responses-count").count() == 0
         j.check("dashboard-read")
+        page.get_by_role("link", name="Statistics").click()
+        page.wait_for_url("**/statistics")
+        assert "Your enquiries" in page.locator("#compared").inner_text()
+        assert page.locator("#by-month-chart").count() + page.locator("#compared").count() >= 1
+        j.check("statistics-member")
         assert j.hosts() == {urlsplit(j.base_url).netloc}, j.requests
         assert not j.errors, j.errors
     finally:
