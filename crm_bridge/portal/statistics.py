@@ -14,25 +14,31 @@ Counts from 1 to N-1 are shown as "<N", and a percentage or median worked out fr
 than N enquiries as "-" (N is ``reports.suppress_below``, the scrutiny report's rule), so
 no constituent can be picked out of a small group.
 
-One ``build_report`` call a page (two grouped SQL queries: the period and the previous one,
-grouped by ward, member, service and the local days received and answered); the tables
-are folded from its rows here. No per-enquiry audit rows: nothing here is personal data.
+One ``build_report`` call a period (two grouped SQL queries: the period and the previous
+one, grouped by ward, member, service and the local days received and answered), kept for
+five minutes (or until an enquiry or response arrives) by ``ReportCache`` and shared by
+every user and filter; the tables are folded from its rows here. No per-enquiry audit
+rows: nothing here is personal data.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from crm_bridge.access.policy import Principal
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import InputError
 from crm_bridge.reports import Figures, Period, build_report, label, parse_period
+from crm_bridge.store.tables import enquiries
 
-__all__ = ["COLUMNS", "Filters", "StatTable", "Statistics", "bar_value", "cell",
+__all__ = ["COLUMNS", "Filters", "ReportCache", "StatTable", "Statistics", "bar_value", "cell",
            "parse_filters", "statistics"]
 
 _BY = ("ward", "member", "service", "month")
@@ -82,6 +88,7 @@ class Statistics:
     previous: Period
     tables: list[StatTable]
     suppress_below: int
+    as_at: datetime  # when the figures were counted (see ``ReportCache``)
 
 
 def parse_filters(config: CouncilConfig, params: Mapping[str, str], today_year: int,
@@ -122,11 +129,58 @@ def _fold(rows: list[tuple[Key, Figures, Figures]], keep: Callable[[Key], bool],
     return out
 
 
-def statistics(conn: Connection, config: CouncilConfig, who: Principal, filters: Filters,
-               now: datetime) -> Statistics:
-    """The tables ``who`` may see for ``filters``."""
-    report = build_report(conn, config, filters.period, _BY, now)
-    rows = [(dict(zip(_BY, r.key, strict=True)), r.figures, r.previous) for r in report.rows]
+Rows = list[tuple[Key, Figures, Figures]]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    rows: Rows
+    previous: Period
+    at: datetime
+    mark: tuple[object, ...]
+
+
+# The newest enquiry received and the newest response: an index look-up each. A new
+# enquiry or response counts the period again at once; other changes (a closure) within
+# the cache's time to live.
+_CHANGED = select(func.max(enquiries.c.received_at), func.max(enquiries.c.response_arrived_at))
+
+
+class ReportCache:
+    """The engine's rows for a period, kept for ``ttl`` (and only for the same local day,
+    which decides what is due and overdue, while no enquiry or response has arrived since),
+    shared by every user and every filter: the
+    filters are applied to the rows here, so one grouped query pair serves them all.
+    Computed under a lock, so a burst of requests for a new period runs the queries once."""
+
+    def __init__(self, ttl: timedelta = timedelta(minutes=5), size: int = 16) -> None:
+        self.ttl, self.size = ttl, size
+        self._held: OrderedDict[tuple[Period, str], _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rows(self, connect: Callable[[], AbstractContextManager[Connection]],
+             config: CouncilConfig, period: Period, now: datetime,
+             today: str) -> _Cached:
+        key = (period, today)
+        with self._lock, connect() as conn:
+            mark = tuple(conn.execute(_CHANGED).one())
+            found = self._held.get(key)
+            if (found is None or found.mark != mark or now - found.at > self.ttl
+                    or found.at > now):
+                report = build_report(conn, config, period, _BY, now)
+                found = _Cached([(dict(zip(_BY, r.key, strict=True)), r.figures, r.previous)
+                                 for r in report.rows], report.previous_period, now, mark)
+                self._held[key] = found
+            self._held.move_to_end(key)
+            while len(self._held) > self.size:
+                self._held.popitem(last=False)
+            return found
+
+
+def statistics(cached: _Cached, config: CouncilConfig, who: Principal,
+               filters: Filters) -> Statistics:
+    """The tables ``who`` may see for ``filters``, from the period's rows."""
+    rows = cached.rows
 
     def service_ok(k: Key) -> bool:
         return filters.service is None or k["service"] == filters.service
@@ -175,7 +229,8 @@ def statistics(conn: Connection, config: CouncilConfig, who: Principal, filters:
             table("by-service", "Your enquiries by service", "Service", mine, "service"),
             table("by-month", "Your enquiries by month received", "Month", mine, "month"),
         ]
-    return Statistics(filters, report.previous_period, tables, config.reports.suppress_below)
+    return Statistics(filters, cached.previous, tables, config.reports.suppress_below,
+                      cached.at)
 
 
 def _scope_words(config: CouncilConfig, filters: Filters) -> str:

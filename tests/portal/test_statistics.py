@@ -129,3 +129,19 @@ def test_who_may_not_see_statistics(clients: dict[str, Client], anonymous: Clien
     assert clients["kirsty"].get("/statistics", params={"ward": "clacks-north"}
                                  ).status_code == 400  # a member's ward is fixed
     assert clients["kirsty"].get("/statistics/by-member.csv").status_code == 404
+
+
+def test_a_new_enquiry_is_counted_at_once(portal: Seeded, clients: dict[str, Client]) -> None:
+    """The figures are kept between requests, but not past the arrival of an enquiry."""
+    client = clients["staff"]
+
+    def received() -> str:
+        return _table(client.get("/statistics", params={"period": YEAR}).text, "summary")[1][1]
+
+    before = received()
+    assert received() == before == _shown(_received(portal))
+    logged = client.post("/api/enquiries", headers={"X-CSRF-Token": client.csrf}, json={
+        "member": "cllr-morag-kinnaird", "category": "parks", "name": "Counted Once",
+        "description": "Gate broken", "consent": False})
+    assert logged.status_code == 201
+    assert received() == _shown(_received(portal)) != before

@@ -29,8 +29,9 @@ def _statistics(v: Visit) -> tuple[Principal, Statistics, dict[str, str]]:
     today = portal.bridge.router.calendar.local_date(v.now)
     filters, errors = parse_filters(config, dict(v.request.query_params), today.year,
                                     member_view=not who.is_staff)
-    with portal.store.read() as conn:
-        stats = statistics(conn, config, who, filters, v.now)
+    cached = portal.statistics.rows(portal.store.read, config, filters.period, v.now,
+                                    today.isoformat())
+    stats = statistics(cached, config, who, filters)
     return who, stats, errors
 
 
