@@ -138,6 +138,8 @@ class _Cached:
     previous: Period
     at: datetime
     mark: tuple[object, ...]
+    # The tables already folded from these rows, by what decides them (see ``statistics``).
+    views: dict[tuple[object, ...], list[StatTable]] = field(default_factory=dict)
 
 
 # The newest enquiry received and the newest response: an index look-up each. A new
@@ -179,8 +181,24 @@ class ReportCache:
 
 def statistics(cached: _Cached, config: CouncilConfig, who: Principal,
                filters: Filters) -> Statistics:
-    """The tables ``who`` may see for ``filters``, from the period's rows."""
-    rows = cached.rows
+    """The tables ``who`` may see for ``filters``, from the period's rows (folded once per
+    kind of viewer and filters, then kept with the rows)."""
+    view = ((who.role, tuple(sorted(who.scope)), filters.ward, filters.service)
+            if who.is_staff else (who.role, who.member_id, who.ward_id, filters.service))
+    tables = cached.views.get(view)
+    if tables is None:
+        if len(cached.views) >= _VIEWS:
+            cached.views.clear()
+        tables = cached.views[view] = _tables(cached.rows, config, who, filters)
+    return Statistics(filters, cached.previous, tables, config.reports.suppress_below,
+                      cached.at)
+
+
+_VIEWS = 512  # folded views kept per period (each a few kilobytes)
+
+
+def _tables(rows: Rows, config: CouncilConfig, who: Principal,
+            filters: Filters) -> list[StatTable]:
 
     def service_ok(k: Key) -> bool:
         return filters.service is None or k["service"] == filters.service
@@ -229,8 +247,7 @@ def statistics(cached: _Cached, config: CouncilConfig, who: Principal,
             table("by-service", "Your enquiries by service", "Service", mine, "service"),
             table("by-month", "Your enquiries by month received", "Month", mine, "month"),
         ]
-    return Statistics(filters, cached.previous, tables, config.reports.suppress_below,
-                      cached.at)
+    return tables
 
 
 def _scope_words(config: CouncilConfig, filters: Filters) -> str:
