@@ -10,8 +10,9 @@ by viewing the page, so a glance at the dashboard does not lose them. The POST c
 arrival time of the newest response the page showed, so one that arrives between viewing and
 pressing the button stays unread.
 
-Narrowed by ``policy.visible_branches``, one query per branch (as search), so the list and
-its count never show what the user may not see.
+Narrowed by the access policy (staff: ``visible_branches``, one query per branch, as
+search; members: ``can_view`` on their sharers' responses, see ``_members_keys``), so the
+list and its count never show what the user may not see.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from crm_bridge.access.policy import Principal, visible_branches
+from crm_bridge.access.policy import Principal, can_view, visible_branches
 from crm_bridge.portal.queries import Row, rows_where
 from crm_bridge.store.tables import enquiries, users
 
@@ -63,13 +64,17 @@ def new_responses(conn: Connection, who: Principal, now: datetime,
         return NewResponses([], 0, seen, None)
     keys: list[tuple[datetime, str]] = []
     total = 0
-    for branch in visible_branches(who):  # disjoint: the counts add up
-        where = and_(branch, _c.response_arrived_at > after)
-        keys.extend((r.response_arrived_at, r.id) for r in conn.execute(
-            select(_c.response_arrived_at, _c.id).where(where)
-            .order_by(_c.response_arrived_at.desc()).limit(limit)))
-        total += int(conn.execute(select(func.count()).select_from(enquiries)
-                                  .where(where)).scalar_one())
+    if who.is_staff:
+        for branch in visible_branches(who):  # disjoint: the counts add up
+            where = and_(branch, _c.response_arrived_at > after)
+            keys.extend((r.response_arrived_at, r.id) for r in conn.execute(
+                select(_c.response_arrived_at, _c.id).where(where)
+                .order_by(_c.response_arrived_at.desc()).limit(limit)))
+            total += int(conn.execute(select(func.count()).select_from(enquiries)
+                                      .where(where)).scalar_one())
+    else:
+        keys = _members_keys(conn, who, after)
+        total = len(keys)
     keys.sort(reverse=True)
     keys = keys[:limit]
     if not keys:
@@ -86,10 +91,27 @@ def new_response_count(conn: Connection, who: Principal, now: datetime, cap: int
     if not who.sees_enquiries:
         return 0
     after, _ = _after(conn, who, now)
+    if not who.is_staff:
+        return min(cap, len(_members_keys(conn, who, after)))
     branches = visible_branches(who)
     inner = (select(_c.id).where(or_(*branches) if len(branches) > 1 else branches[0],
                                  _c.response_arrived_at > after).limit(cap).subquery())
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _members_keys(conn: Connection, who: Principal,
+                  after: datetime) -> list[tuple[datetime, str]]:
+    """(arrived, id) of the responses since ``after`` a member may see. The responses of
+    the members whose enquiries they may see are read through the (member, arrival) index
+    and each checked with ``can_view`` (the rule ``visible_branches`` writes in SQL): the
+    ward branch's own WHERE leads SQLite to the ward index instead, reading every shared
+    enquiry in the ward (~20 ms at 100,000 enquiries, on every page for the header)."""
+    members = sorted({m for m in (who.member_id, *who.ward_sharers, *who.direct_sharers) if m})
+    rows = conn.execute(select(_c.response_arrived_at, _c.id, _c.member_id, _c.ward_id,
+                               _c.consent_to_share)
+                        .where(_c.member_id.in_(members), _c.response_arrived_at > after))
+    return [(r.response_arrived_at, r.id) for r in rows
+            if can_view(who, r.member_id, r.ward_id, bool(r.consent_to_share))]
 
 
 def mark_read(conn: Connection, who: Principal, upto: datetime) -> None:

@@ -145,7 +145,10 @@ class _Cached:
 # The newest enquiry received and the newest response: an index look-up each. A new
 # enquiry or response counts the period again at once; other changes (a closure) within
 # the cache's time to live.
-_CHANGED = select(func.max(enquiries.c.received_at), func.max(enquiries.c.response_arrived_at))
+# (Two scalar subqueries: SQLite answers a lone max() from its index, two in one SELECT by
+# reading the whole table.)
+_CHANGED = select(select(func.max(enquiries.c.received_at)).scalar_subquery(),
+                  select(func.max(enquiries.c.response_arrived_at)).scalar_subquery())
 
 
 class ReportCache:
