@@ -1,11 +1,12 @@
-"""Portal load test: dashboard and search latency with 100,000 enquiries under 50 concurrent
-clients.
+"""Portal load test: dashboard, search and statistics latency with 100,000 enquiries under 50
+concurrent clients.
 
     python -m bench.portal_load [--enquiries 100000] [--clients 50] [--seconds 20]
 
 What it does, all on loopback:
 1. makes a council folder (the example config) with a SQLite store, and inserts the
-   enquiries in bulk straight into the store's tables (not one by one through intake);
+   enquiries in bulk straight into the store's tables (not one by one through intake), the
+   answered ones with their response and closing times (the statistics page counts them);
 2. adds a portal account per member and one for members' services staff;
 3. starts `crm-bridge serve` as its own process;
 4. runs the load from a second process (``loadgen`` below: asyncio, keep-alive HTTP/1.1, one
@@ -93,6 +94,11 @@ def seed(root: Path, count: int) -> Path:
             target = received.date() + timedelta(days=14)
             age_days = (now - received).days
             status = rng.choice(RECENT if age_days < 45 else OLD)
+            answered = closed = None
+            if status in ("responded", "closed"):
+                answered = min(now, received + timedelta(days=rng.uniform(0.5, 25)))
+                if status == "closed":
+                    closed = min(now, answered + timedelta(days=rng.uniform(0, 5)))
             street = rng.choice(STREETS)
             batch.append({
                 "id": str(uuid.UUID(int=rng.getrandbits(128))),
@@ -108,8 +114,9 @@ def seed(root: Path, count: int) -> Path:
                 "description": f"{rng.choice(WORDS)} problem near {street}, case {number}",
                 "location": f"{rng.randint(1, 99)} {street}", "received_at": received,
                 "target_date": target, "warning_date": target - timedelta(days=2),
-                "status": status, "crm_ref": None, "response": None, "responded_at": None,
-                "closed_at": None,
+                "status": status, "crm_ref": None,
+                "response": "Done." if answered else None, "responded_at": answered,
+                "response_arrived_at": answered, "closed_at": closed,
                 "overdue": status not in ("closed", "responded") and target < date.today(),
                 "failure_reason": None, "extension_days": 0, "created_at": received,
                 "updated_at": received,
@@ -213,6 +220,17 @@ async def sign_in(conn: Connection, username: str) -> str:
     return session
 
 
+def statistics_path(rng: random.Random) -> str:
+    """The statistics page as people use it: this year, a half year, a service."""
+    year = date.today().year
+    choice = rng.random()
+    if choice < 0.5:
+        return "/statistics"
+    if choice < 0.8:
+        return f"/statistics?period={year - 1}H{rng.randint(1, 2)}"
+    return f"/statistics?period={year}&service={rng.choice(['roads', 'waste', 'housing-repairs'])}"
+
+
 def search_path(rng: random.Random, member: str | None) -> str:
     """A mix of what members search for: words, a category, a status, a date range."""
     choice = rng.random()
@@ -235,8 +253,13 @@ async def client(index: int, conn: Connection, session: str, username: str, unti
     if pace:  # people do not all click at the same instant: start at a random point
         await asyncio.sleep(rng.uniform(0, pace))  # in the first interval, not in one burst
     while time.perf_counter() < until:
-        path = "/" if rng.random() < 0.5 else search_path(rng, member)
-        page = "dashboard" if path == "/" else "search"
+        pick = rng.random()
+        if pick < 0.45:
+            path, page = "/", "dashboard"
+        elif pick < 0.9:
+            path, page = search_path(rng, member), "search"
+        else:
+            path, page = statistics_path(rng), "statistics"
         started = time.perf_counter()
         answered = False
         try:
@@ -264,7 +287,7 @@ async def run_load(host: str, port: int, users: list[str], clients: int, seconds
     sessions = [await sign_in(conn, name) for conn, name in zip(conns, names, strict=True)]
     for conn, session in zip(conns, sessions, strict=True):  # warm up each connection
         await conn.request("GET", "/", {"Cookie": f"crm_bridge_session={session}"})
-    results: dict[str, list[float]] = {"dashboard": [], "search": []}
+    results: dict[str, list[float]] = {"dashboard": [], "search": [], "statistics": []}
     failed = dict.fromkeys(results, 0)
     errors: list[str] = []
     until = time.perf_counter() + seconds

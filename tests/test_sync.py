@@ -28,7 +28,7 @@ from crm_bridge.models import Enquiry, HistoryEvent, ServiceDestination, Status
 from crm_bridge.store.enquiries import get_enquiry
 from crm_bridge.store.locks import LockBusy, held
 from crm_bridge.store.outbox import enqueue
-from crm_bridge.store.tables import locks, outbox, sync_cursors
+from crm_bridge.store.tables import enquiries, locks, outbox, sync_cursors
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
 from crm_bridge.sync.runner import run_sync
@@ -202,6 +202,26 @@ def test_an_officers_response_is_applied_once_even_after_a_cursor_reset(
     again = stored(bridge, enquiry)
     assert again.history == after.history
     assert again.status is Status.RESPONDED
+
+
+def test_a_response_is_marked_with_when_it_reached_the_bridge(
+    bridge: Bridge, log: Callable[..., Enquiry]
+) -> None:
+    """The portal's "Responses since you last looked" goes by when sync stored a response,
+    not by the CRM's own time of it, which can be earlier than the member's last look."""
+    enquiry = log()
+    sync(bridge)
+    case = stored(bridge, enquiry).crm_ref
+    assert case is not None
+    answered = NOW + timedelta(days=2)
+    bridge.connector().desk().set_status(case, "resolved", "roads.officer",
+                                         response="Pothole filled.", at=answered)
+    pulled = answered + timedelta(days=1)
+    sync(bridge, now=pulled)
+    with bridge.engine.connect() as conn:
+        row = conn.execute(select(enquiries.c.responded_at, enquiries.c.response_arrived_at)
+                           .where(enquiries.c.id == str(enquiry.id))).one()
+    assert (row.responded_at, row.response_arrived_at) == (answered, pulled)
 
 
 def test_closing_the_case_closes_the_enquiry(

@@ -31,6 +31,7 @@ from crm_bridge.portal.sessions import (
     start_session,
     touch_session,
 )
+from crm_bridge.portal.statistics import ReportCache
 from crm_bridge.portal.throttle import Throttle
 
 __all__ = ["Portal", "SignInRequired", "Visit", "api_principal", "signed_in", "visit"]
@@ -47,6 +48,7 @@ class Portal:
     by_user: Throttle  # failed sign-ins per username
     by_address: Throttle  # per client address: looser, as a council office shares one
     clock: Callable[[], datetime]
+    statistics: ReportCache = field(default_factory=ReportCache)
 
 
 class SignInRequired(Exception):

@@ -23,7 +23,17 @@ from crm_bridge.errors import ConfigError
 from crm_bridge.portal.context import Portal, SignInRequired, visit
 from crm_bridge.portal.db import Store
 from crm_bridge.portal.render import make_templates, render
-from crm_bridge.portal.routes import admin, api, auth, enquiries, home, new, search, staff
+from crm_bridge.portal.routes import (
+    admin,
+    api,
+    auth,
+    enquiries,
+    home,
+    new,
+    search,
+    staff,
+    statistics,
+)
 from crm_bridge.portal.security import SecurityHeaders, TrustedProxy
 from crm_bridge.portal.throttle import Throttle
 
@@ -79,7 +89,7 @@ def create_app(bridge: Bridge, secret: bytes,
                               by_user=Throttle(limit=5, window=15 * 60),
                               by_address=Throttle(limit=50, window=15 * 60), clock=clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, new, enquiries, search, staff, admin, api):
+    for module in (auth, home, new, enquiries, search, statistics, staff, admin, api):
         app.include_router(module.router)
     logo = bridge.loaded.resolve(bridge.config.portal.logo) if bridge.config.portal.logo else None
 

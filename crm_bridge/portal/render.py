@@ -16,6 +16,7 @@ from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.models import OPEN_STATUSES, Status
 from crm_bridge.portal.context import Visit
 from crm_bridge.portal.forms import CHANNEL_LABELS
+from crm_bridge.portal.responses import new_response_count
 
 __all__ = ["STATUS_LABELS", "make_templates", "render"]
 
@@ -81,8 +82,15 @@ def make_templates(config: CouncilConfig) -> Environment:
 
 
 def render(v: Visit, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page, with what every page needs: who is signed in, the CSRF token, the navigation."""
+    """A page, with what every page needs: who is signed in, the CSRF token, the navigation
+    (with the count of responses not yet marked read, unless the page counted them)."""
     page = v.portal.templates.get_template(template)
+    if "new_responses" not in context:
+        count = 0
+        if v.principal is not None and v.principal.sees_enquiries:
+            with v.portal.store.read() as conn:
+                count = new_response_count(conn, v.principal, v.now)
+        context["new_responses"] = count
     html = page.render(
         principal=v.principal, csrf=v.csrf, path=v.request.url.path, errors=context.pop(
             "errors", {}), **context)

@@ -136,6 +136,8 @@ def apply_updates(conn: Connection, batch: Sequence[CaseUpdate], mapping: BaseMa
         latest = newest.get(row.id)
         values = _change(update, mapping, Status(current["status"]), current["response"],
                          older=latest is not None and update.occurred_at < latest, report=report)
+        if "responded_at" in values:
+            values["response_arrived_at"] = now  # the portal's "since you last looked"
         event = "response" if update.response else "status"
         detail = update.response if update.response else f"CRM status '{update.crm_status}'"
         if row.purged_at is not None:  # personal data removed: keep the facts, not the text

@@ -193,3 +193,15 @@ class Client(requests.Session):
         if response.status_code == 303:
             self.csrf = csrf_of(self.get("/search").text)
         return response
+
+
+def respond(portal: Seeded, keys: list[str], arrived: datetime) -> None:
+    """Give seeded enquiries a CRM response that reached the bridge at ``arrived`` (the
+    columns sync's pull sets; the status is left as it is, so the dashboard's lists keep
+    them)."""
+    from crm_bridge.store.enquiries import set_fields
+
+    with portal.bridge.engine.begin() as conn:
+        for key in keys:
+            set_fields(conn, portal.ids[key], arrived, response=f"Answer to {key}",
+                       responded_at=arrived - timedelta(hours=2), response_arrived_at=arrived)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from portal.portal_support import PASSWORD, REPO, SEEDS, Seeded
+from portal.portal_support import PASSWORD, REPO, SEEDS, Seeded, respond
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "portal"
@@ -203,6 +204,12 @@ def test_staff_and_admin_pages_on_a_phone(browser: Browser, portal: Seeded) -> N
         j.check("staff-enquiry")
         j.goto("/reassign")
         j.check("reassign")
+        j.goto("/statistics")
+        assert page.locator("#by-ward-chart").is_visible()  # inline SVG, allowed by the CSP
+        j.check("staff-statistics")
+        j.goto("/statistics?period=2026H3")
+        assert page.locator(".govuk-error-summary").is_visible()
+        j.check("staff-statistics-error")
         page.get_by_role("button", name="Menu").click()
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url("**/signed-out")
@@ -237,5 +244,38 @@ def test_the_portal_works_without_javascript(browser: Browser, portal: Seeded) -
         # Shown on the confirmation instead: the same place and the same person.
         assert portal.refs["own_shared"] in page.locator("main").inner_text()
         page.screenshot(path=ARTIFACTS / "nojs-logged.png", full_page=True)
+    finally:
+        j.context.close()
+
+
+def test_responses_since_last_looked(browser: Browser, portal: Seeded) -> None:
+    """The dashboard's new responses and the header's count, checked by axe, then marked
+    read with the button (a glance does not mark them)."""
+    respond(portal, ["other_shared", "other_private"], datetime.now(UTC))
+    j = _journey(browser, portal, "responses-", viewport={"width": 1280, "height": 900})
+    page = j.page
+    try:
+        _sign_in(j, "morag")
+        page.wait_for_url(j.base_url + "/")
+        section = page.locator("#responses")
+        assert portal.refs["other_private"] in section.inner_text()
+        assert page.get_by_role("link", name="Dashboard 2 new responses").is_visible()
+        j.check("dashboard-responses")
+        page.reload()
+        assert portal.refs["other_shared"] in section.inner_text()
+        page.get_by_role("button", name="Mark these responses as read").click()
+        page.wait_for_url("**/?read=1")
+        assert "Responses marked as read" in page.locator(".govuk-notification-banner")\
+            .inner_text()
+        assert "No new responses" in section.inner_text()
+        assert page.locator("#new-responses-count").count() == 0
+        j.check("dashboard-read")
+        page.get_by_role("link", name="Statistics").click()
+        page.wait_for_url("**/statistics")
+        assert "Your enquiries" in page.locator("#compared").inner_text()
+        assert page.locator("#by-month-chart").count() + page.locator("#compared").count() >= 1
+        j.check("statistics-member")
+        assert j.hosts() == {urlsplit(j.base_url).netloc}, j.requests
+        assert not j.errors, j.errors
     finally:
         j.context.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_bridge.errors import InputError
@@ -20,6 +20,8 @@ from crm_bridge.portal.duplicates import Duplicates, find_duplicates
 from crm_bridge.portal.forms import parse_enquiry_form
 from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
 from crm_bridge.portal.queries import dashboard, search, visible_enquiry
+from crm_bridge.portal.responses import mark_read, new_responses
+from crm_bridge.portal.routes.home import parse_upto
 from crm_bridge.portal.routes.search import PER_PAGE, search_filter
 from crm_bridge.portal.security import same_origin
 
@@ -50,12 +52,31 @@ class Page(BaseModel):
     items: list[Summary]
 
 
+class NewResponse(Summary):
+    response_arrived_at: str = Field(description="when the CRM's response reached the bridge")
+
+
 class DashboardOut(BaseModel):
+    responses: list[NewResponse] = Field(description="responses since the user last marked "
+                                         "them read, newest first (at most 50)")
+    responses_total: int
+    responses_since: str | None = Field(description="when the user last marked responses "
+                                        "read (null: never; the last two weeks are shown)")
+    responses_newest: str | None = Field(description="POST it to /api/responses/read to "
+                                         "mark these read")
+    mine_covers: str = Field(description="whose enquiries mine_total and mine_overdue count")
     mine: list[Summary]
     mine_total: int
     mine_overdue: int
+    shared_covers: str | None = Field(description="whose enquiries shared_total counts "
+                                      "(null: nothing is shared with this user)")
     shared: list[Summary]
     shared_total: int
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    upto: str = Field(description="responses_newest from /api/dashboard")
 
 
 class DuplicatesOut(BaseModel):
@@ -116,18 +137,47 @@ def _dupes_out(d: Duplicates, today: date) -> DuplicatesOut:
 
 @router.get("/dashboard", response_model=DashboardOut)
 def api_dashboard(v: Annotated[Visit, Depends(visit)]) -> DashboardOut:
-    """My open enquiries (earliest target first) and my ward's shared ones, with counts."""
+    """Responses since I last marked them read; my open enquiries (earliest target first)
+    and those shared with me, with counts and whose enquiries each count covers."""
     who = api_principal(v)
     if not who.sees_enquiries:
         raise HTTPException(status_code=403, detail="this account cannot see enquiries")
+    today = _today(v)
     with v.portal.store.read() as conn:
-        board = dashboard(conn, who, _today(v))
-    record_many(v.portal.store, v.now, who.username, "listed",
-                [r.id for r in (*board.mine, *board.shared)], "api dashboard")
-    return DashboardOut(mine=_summaries(board.mine, _today(v)), mine_total=board.mine_total,
-                        mine_overdue=board.mine_overdue,
-                        shared=_summaries(board.shared, _today(v)),
-                        shared_total=board.shared_total)
+        board = dashboard(conn, who, today)
+        news = new_responses(conn, who, v.now)
+    listed = [r.id for r in (*board.mine, *board.shared)]
+    listed += [r.id for r, _ in news.rows if r.id not in listed]
+    record_many(v.portal.store, v.now, who.username, "listed", listed, "api dashboard")
+    shared_covers = None
+    if who.direct_sharers:
+        shared_covers = "Shared with you"
+    elif who.ward_sharers:
+        shared_covers = "Shared with you by ward colleagues"
+    return DashboardOut(
+        responses=[NewResponse(**row.as_json(today), response_arrived_at=at.isoformat())
+                   for row, at in news.rows],
+        responses_total=news.total,
+        responses_since=news.since.isoformat() if news.since else None,
+        responses_newest=news.newest.isoformat() if news.newest else None,
+        mine_covers=("Enquiries of the members your group works for" if who.is_staff
+                     else "Your enquiries"),
+        mine=_summaries(board.mine, today), mine_total=board.mine_total,
+        mine_overdue=board.mine_overdue, shared_covers=shared_covers,
+        shared=_summaries(board.shared, today), shared_total=board.shared_total)
+
+
+@router.post("/responses/read", status_code=204)
+def api_responses_read(body: ReadIn, v: Annotated[Visit, Depends(visit)],
+                       x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
+    """Mark the responses up to ``upto`` (the dashboard's responses_newest) as read."""
+    who = _post_guard(v, x_csrf_token)
+    if not who.sees_enquiries:
+        raise HTTPException(status_code=403, detail="this account cannot see enquiries")
+    upto = parse_upto(body.upto, v.now)
+    with v.portal.store.write() as conn:
+        mark_read(conn, who, upto)
+    return Response(status_code=204)
 
 
 @router.get("/enquiries", response_model=Page)
