@@ -87,7 +87,7 @@ enquiries = Table(
     # left office.
     Column("purged_at", UTC_TIME),
     Column("archived_at", UTC_TIME),
-    # Migration 0011: the bridge's time when a CRM response was first stored (the portal's
+    # Migration 0010: the bridge's time when a CRM response was first stored (the portal's
     # "Responses since you last looked"; responded_at is the CRM's own time of the response).
     Column("response_arrived_at", UTC_TIME),
     Column("created_at", UTC_TIME, nullable=False),
@@ -114,7 +114,7 @@ enquiries = Table(
     Index("ix_enquiries_status_warning", "status", "warning_date"),
     # Purge: closed enquiries not yet purged, by closing date (0008).
     Index("ix_enquiries_retention", "status", "purged_at", "closed_at"),
-    # The portal's responses since an account last looked: everyone's, a member's (0011).
+    # The portal's responses since an account last looked: everyone's, a member's (0010).
     Index("ix_enquiries_response_arrived", "response_arrived_at"),
     Index("ix_enquiries_member_arrived", "member_id", "response_arrived_at"),
 )
@@ -203,7 +203,7 @@ users = Table(
     Column("locked_until", UTC_TIME),
     Column("created_at", UTC_TIME, nullable=False),
     Column("last_login_at", UTC_TIME),
-    # When the account last marked the dashboard's new responses as read (migration 0011).
+    # When the account last marked the dashboard's new responses as read (migration 0010).
     Column("responses_seen_at", UTC_TIME),
 )
 
