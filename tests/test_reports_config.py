@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.example_config import EXAMPLE, refused_edit
 
 from crm_bridge.config.loader import load_config
 from crm_bridge.errors import ConfigError
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 
 
 def test_the_example_has_areas_of_wards() -> None:
@@ -33,15 +32,9 @@ def test_the_example_has_areas_of_wards() -> None:
 ])
 def test_a_bad_reports_setting_is_located_and_named(
         tmp_path: Path, old: str, new: str, needle: str, message: str) -> None:
-    text = EXAMPLE.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    text = text.replace(old, new)
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_config(path, environ={})
+    path, text, lines = refused_edit(tmp_path, old, new)
     line = next(n for n, row in enumerate(text.splitlines(), 1) if needle in row)
-    assert str(info.value).splitlines() == [f"{path}:{line} {message}"]
+    assert lines == [f"{path}:{line} {message}"]
 
 
 def test_two_areas_with_one_id_are_both_named(tmp_path: Path) -> None:

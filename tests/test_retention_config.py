@@ -7,23 +7,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from support.example_config import EXAMPLE, refused_edit
 
 from crm_bridge.config.loader import load_config
-from crm_bridge.errors import ConfigError
 from crm_bridge.privacy.retention import months_before
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
-
-
-def _load(tmp_path: Path, old: str, new: str) -> tuple[Path, str, list[str]]:
-    text = EXAMPLE.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    text = text.replace(old, new)
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_config(path, environ={})
-    return path, text, str(info.value).splitlines()
 
 
 def _line(text: str, needle: str) -> int:
@@ -55,7 +42,7 @@ def test_the_example_gives_each_enquiry_its_period() -> None:
 def test_a_bad_retention_setting_is_located_and_named(
     tmp_path: Path, old: str, new: str, needle: str, message: str
 ) -> None:
-    path, text, lines = _load(tmp_path, old, new)
+    path, text, lines = refused_edit(tmp_path, old, new)
     assert lines == [f"{path}:{_line(text, needle)} {message}"]
 
 
