@@ -23,7 +23,6 @@ pull follows the changes, not the cases.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from support.lagan_double import lagan_double  # noqa: E402
 
+from bench.finish import finish  # noqa: E402
 from connectors.base import CaseUpdate, ConnectorContext  # noqa: E402
 from connectors.lagan import LaganConnector, LaganSettings  # noqa: E402
 from connectors.lagan_mapping import LaganMapping  # noqa: E402
@@ -103,16 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"the quiet pull reported {len(third)} updates")
         result["cursor_bytes"] = len((second or first)[-1].cursor)
         connector.close()
-    if problems:
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:16} {value}")
-    return 0
+    return finish(result, problems, args.json, width=16)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ times and the ratio (goal: bridge within 1.05× of raw).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from support.connector_kit import make_enquiry  # noqa: E402
 from support.lagan_double import LaganDouble, lagan_double  # noqa: E402
 
+from bench.finish import finish  # noqa: E402
 from connectors.base import ConnectorContext  # noqa: E402
 from connectors.lagan import LaganConnector, LaganSettings  # noqa: E402
 from connectors.lagan_mapping import LaganMapping, case_request  # noqa: E402
@@ -160,16 +160,7 @@ def main(argv: list[str] | None = None) -> int:
               "bridge_per_enquiry_ms": round(1000 * times["bridge"] / n, 2),
               "raw_per_enquiry_ms": round(1000 * times["raw"] / n, 2),
               "ratio": round(times["bridge"] / times["raw"], 3)}
-    if problems:
-        for problem in problems[:10]:
-            print(f"PROBLEM: {problem}")
-        return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key:24} {value}")
-    return 0
+    return finish(result, problems, args.json, width=24, most=10)
 
 
 def _verify(double: LaganDouble, sent: list[Enquiry]) -> list[str]:
