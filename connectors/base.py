@@ -33,10 +33,13 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorError",
+    "CursorMark",
     "Finding",
     "HasOfficerDesk",
     "Note",
+    "OutgoingAttachment",
     "PermanentError",
+    "SendsAttachments",
     "SupportsSetup",
     "TransientError",
 ]
@@ -116,6 +119,30 @@ class CaseUpdate:
     attachments: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class CursorMark:
+    """Yielded by ``fetch_updates`` between updates (or alone): everything up to ``cursor``
+    has been read and there is nothing more to apply before it. Pull stores it with the
+    updates read so far, so a read that fails later resumes from here, and a CRM with
+    nothing new can still move the cursor past the bridge's own changes."""
+
+    cursor: str
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    """A file (a photo, EXIF already stripped) to put on the CRM case.
+
+    ``key`` is the same on every try for one attachment and on no other, so a connector
+    can tell a repeat (after a dropped reply) from a new file."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+    key: str
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A CRM adapter. ``create_case`` must be idempotent by the enquiry's id."""
@@ -130,7 +157,7 @@ class Connector(Protocol):
 
     def get_case(self, case_ref: str) -> CaseSnapshot: ...
 
-    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]: ...
+    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate | CursorMark]: ...
 
     def health(self) -> None: ...
 
@@ -168,6 +195,15 @@ class SupportsSetup(Protocol):
     def check(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
 
     def setup(self, destinations: Sequence[ServiceDestination]) -> list[Finding]: ...
+
+
+@runtime_checkable
+class SendsAttachments(Protocol):
+    """Optional capability: a CRM that can carry files on a case. ``add_attachment`` must
+    be safe to repeat with the same ``attachment.key``; it returns the CRM's own reference
+    or link for the file when it has one."""
+
+    def add_attachment(self, case_ref: str, attachment: OutgoingAttachment) -> str | None: ...
 
 
 @runtime_checkable

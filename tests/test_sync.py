@@ -21,7 +21,15 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select
 from support.constants import NOW
 
-from connectors.base import BaseMapping, CaseRef, CaseSnapshot, CaseUpdate, Connector, Note
+from connectors.base import (
+    BaseMapping,
+    CaseRef,
+    CaseSnapshot,
+    CaseUpdate,
+    Connector,
+    CursorMark,
+    Note,
+)
 from crm_bridge.app import Bridge
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import Enquiry, HistoryEvent, ServiceDestination, Status
@@ -312,6 +320,8 @@ class ScriptedCrm:
         self.always = always
         self.calls: list[str] = []
         self.cases: dict[str, str] = {}
+        self.marks: list[CursorMark] = []
+        self.pulled_since: list[str | None] = []
 
     def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
         self.calls.append(enquiry.reference)
@@ -327,14 +337,27 @@ class ScriptedCrm:
     def get_case(self, case_ref: str) -> CaseSnapshot:
         raise AssertionError("sync does not read single cases")
 
-    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]:
-        return iter(())
+    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate | CursorMark]:
+        self.pulled_since.append(since)
+        yield from self.marks
 
     def health(self) -> None:
         return None
 
     def close(self) -> None:
         return None
+
+
+def test_a_cursor_mark_with_no_update_moves_the_pull_cursor_on(bridge: Bridge) -> None:
+    crm = ScriptedCrm()
+    crm.marks = [CursorMark("page-1"), CursorMark("page-2")]
+
+    report = sync(bridge, connector=crm)
+    crm.marks = []
+    sync(bridge, now=SENT_AT + timedelta(minutes=5), connector=crm)
+
+    assert report.updated == 0
+    assert crm.pulled_since == [None, "page-2"]  # the next run starts after what was read
 
 
 def test_a_rejected_enquiry_is_failed_with_the_reason_and_the_next_one_still_sent(

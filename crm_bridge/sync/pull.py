@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select
 
-from connectors.base import BaseMapping, CaseUpdate, Connector
+from connectors.base import BaseMapping, CaseUpdate, Connector, CursorMark
 from crm_bridge.errors import ConnectorError
 from crm_bridge.models import Status
 from crm_bridge.store.cursors import get_cursor, set_cursor
@@ -55,11 +55,15 @@ def pull(engine: Engine, connector: Connector, mapping: BaseMapping, now: dateti
     log.info("pull %s from cursor %s: %d applied", connector.name, start, report.updated)
 
 
-def _drain(engine: Engine, name: str, updates: Iterable[CaseUpdate], mapping: BaseMapping,
-           now: datetime, report: SyncReport) -> None:
+def _drain(engine: Engine, name: str, updates: Iterable[CaseUpdate | CursorMark],
+           mapping: BaseMapping, now: datetime, report: SyncReport) -> None:
     batch: list[CaseUpdate] = []
     try:
         for update in updates:
+            if isinstance(update, CursorMark):  # read up to here: keep it with the batch
+                _commit(engine, name, batch, mapping, now, report, cursor=update.cursor)
+                batch = []
+                continue
             batch.append(update)
             if len(batch) == BATCH:
                 _commit(engine, name, batch, mapping, now, report)
@@ -71,12 +75,14 @@ def _drain(engine: Engine, name: str, updates: Iterable[CaseUpdate], mapping: Ba
 
 
 def _commit(engine: Engine, name: str, batch: list[CaseUpdate], mapping: BaseMapping,
-            now: datetime, report: SyncReport) -> None:
-    if not batch:
+            now: datetime, report: SyncReport, *, cursor: str | None = None) -> None:
+    """Apply ``batch`` and store the cursor after it (``cursor`` when a mark gave one)."""
+    if not batch and cursor is None:
         return
     with engine.begin() as conn:
-        report.updated += apply_updates(conn, batch, mapping, now, report)
-        set_cursor(conn, name, batch[-1].cursor, now)
+        if batch:
+            report.updated += apply_updates(conn, batch, mapping, now, report)
+        set_cursor(conn, name, cursor if cursor is not None else batch[-1].cursor, now)
 
 
 def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
