@@ -20,6 +20,7 @@ from connectors.base import (
     CaseUpdate,
     ConnectorContext,
     Note,
+    OutgoingAttachment,
 )
 from connectors.local_store import LocalCase, LocalCaseStore
 from crm_bridge.errors import NotFoundError, PermanentError, TransientError
@@ -111,6 +112,17 @@ class LocalConnector:
 
     def close(self) -> None:
         self.store.close()
+
+    # -- files on a case (an optional capability: SendsAttachments) --------------------------
+    def add_attachment(self, case_ref: str, attachment: OutgoingAttachment) -> str | None:
+        try:
+            ref, created = self.store.add_file(
+                case_ref, attachment.key, attachment.filename, attachment.content_type,
+                attachment.data, attachment.sha256, "bridge")
+        except NotFoundError as exc:
+            raise PermanentError(str(exc)) from None
+        log.info("local add_attachment %s -> %s (created=%s)", case_ref, ref, created)
+        return ref
 
     # -- anonymising a case (an optional capability: CaseAnonymiser) ------------------------
     def anonymise_case(self, case_ref: str) -> None:

@@ -2,8 +2,8 @@
 
 It behaves like the real ones the bridge talks to: cases in queues, an
 external reference that makes creation idempotent, notes, statuses
-(new → open → resolved → closed) and a change feed that service officers'
-work appears in.
+(new → open → resolved → closed), files put on a case, and a change feed that service
+officers' work appears in.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     bindparam,
+    delete,
     select,
     update,
 )
@@ -32,7 +34,8 @@ from crm_bridge.errors import NotFoundError, PermanentError
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.types import UtcDateTime
 
-__all__ = ["ANONYMISED", "CASE_STATUSES", "CaseEvent", "LocalCase", "LocalCaseStore"]
+__all__ = ["ANONYMISED", "CASE_STATUSES", "CaseEvent", "CaseFile", "LocalCase",
+           "LocalCaseStore"]
 
 CASE_STATUSES = ("new", "open", "resolved", "closed")
 ANONYMISED = "(personal data removed)"
@@ -62,6 +65,21 @@ _events = Table(
     Column("actor", String(200), nullable=False),
     Column("body", Text, nullable=False, default=""),
     Column("status", String(20)),
+)
+# Files put on a case (photos the bridge passed on). ``key`` is the sender's key for the
+# file: a second put with the same key is the first one again (a retry after a lost reply).
+_files = Table(
+    "case_files",
+    _meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", Integer, ForeignKey("cases.number"), nullable=False, index=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 
@@ -108,6 +126,22 @@ class CaseEvent:
     actor: str
     body: str
     status: str | None
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    file_ref: str
+    case_ref: str
+    filename: str
+    content_type: str
+    sha256: str
+    data: bytes
+    actor: str
+    at: datetime
+
+
+def file_id(case_ref: str, number: int) -> str:
+    return f"{case_ref}/file/{number}"
 
 
 def _now() -> datetime:
@@ -177,6 +211,34 @@ class LocalCaseStore:
             conn.execute(_events.insert().values(
                 number=number, at=at or _now(), kind="note", actor=actor, body=text))
 
+    def add_file(self, case_ref: str, key: str, filename: str, content_type: str, data: bytes,
+                 sha256: str, actor: str, at: datetime | None = None) -> tuple[str, bool]:
+        """Put a file on the case; the file already put with ``key`` (created=False) if any."""
+        number = case_number(self.get(case_ref).case_ref)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                insert(_files).on_conflict_do_nothing(index_elements=["key"])
+                .returning(_files.c.id),
+                {"number": number, "key": key, "filename": filename[:200],
+                 "content_type": content_type, "sha256": sha256, "data": data,
+                 "actor": actor, "at": at or _now()}).one_or_none()
+            if row is not None:
+                return file_id(case_id(number), row.id), True
+            found = conn.execute(select(_files.c.id, _files.c.number)
+                                 .where(_files.c.key == key)).one()
+        if found.number != number:
+            raise PermanentError(f"file key '{key}' was used for {case_id(found.number)}")
+        return file_id(case_id(found.number), found.id), False
+
+    def files(self, case_ref: str) -> list[CaseFile]:
+        """The files on the case, oldest first."""
+        number = case_number(case_ref)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_files).where(_files.c.number == number)
+                                .order_by(_files.c.id)).all()
+        return [CaseFile(file_id(case_id(number), r.id), case_id(number), r.filename,
+                         r.content_type, r.sha256, bytes(r.data), r.actor, r.at) for r in rows]
+
     def set_status(
         self, case_ref: str, status: str, actor: str, response: str | None = None,
         at: datetime | None = None,
@@ -204,8 +266,8 @@ class LocalCaseStore:
             return _case(conn.execute(by_number).one())
 
     def anonymise(self, case_ref: str, at: datetime | None = None) -> None:
-        """Remove the case's text, response and every event's text; keep its queue, status
-        and dates. Overwritten on disk (secure_delete), not only unlinked."""
+        """Remove the case's text, response, files and every event's text; keep its queue,
+        status and dates. Overwritten on disk (secure_delete), not only unlinked."""
         number = case_number(self.get(case_ref).case_ref)
         with self.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
@@ -213,6 +275,7 @@ class LocalCaseStore:
                 title=f"{case_id(number)} (anonymised)", body=ANONYMISED, response=None,
                 updated_at=at or _now()))
             conn.execute(update(_events).where(_events.c.number == number).values(body=""))
+            conn.execute(delete(_files).where(_files.c.number == number))
         # The write-ahead log still holds earlier images of the pages: fold it in and empty it.
         raw = self.engine.raw_connection()
         try:

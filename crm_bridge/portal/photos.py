@@ -1,6 +1,7 @@
 """Photos attached to an enquiry: checked by their content (not the name or the browser's
 claimed type), limited in size, and stored in the state store beside the enquiry so they
-are backed up, purged and passed on with it.
+are backed up, purged and passed on with it (an outbox row per photo: the next sync after
+the CRM case exists puts it on the case, where the connector can carry files).
 
 Every photo is decoded and encoded again with Pillow before it is stored: what a phone
 writes beside the pixels (EXIF with the GPS position of the constituent's home, the
@@ -20,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select
 
 from crm_bridge.store.tables import attachments
+from crm_bridge.sync.attachments import queue_attachment
 
 __all__ = ["Photo", "check_photo", "load_photo", "store_photo"]
 
@@ -84,11 +86,16 @@ def _without_metadata(data: bytes, content_type: str) -> bytes | str:
 
 
 def store_photo(conn: Connection, enquiry_id: str, photo: Photo, uploaded_by: str,
-                now: datetime) -> None:
-    conn.execute(insert(attachments).values(
+                now: datetime) -> int:
+    """Store the photo and, in the same transaction, its outbox row for the CRM case (sent
+    once the case exists, whenever the photo came); returns its id."""
+    stored = conn.execute(insert(attachments).values(
         enquiry_id=enquiry_id, filename=photo.filename, content_type=photo.content_type,
         size=len(photo.data), sha256=hashlib.sha256(photo.data).hexdigest(), data=photo.data,
         uploaded_by=uploaded_by, created_at=now))
+    attachment_id = int(stored.inserted_primary_key[0])  # type: ignore[index]
+    queue_attachment(conn, enquiry_id, attachment_id, now)
+    return attachment_id
 
 
 def load_photo(conn: Connection, enquiry_id: str, photo_id: int) -> Photo | None:

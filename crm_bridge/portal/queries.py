@@ -33,12 +33,14 @@ from crm_bridge.access.policy import (
 )
 from crm_bridge.models import OPEN_STATUSES, Enquiry, Status
 from crm_bridge.store.enquiries import EnquiryFilter, get_enquiry
-from crm_bridge.store.tables import attachments, enquiries
+from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries
+from crm_bridge.sync.links import usable_link
 
 __all__ = [
     "COUNT_CAP",
     "Dashboard",
     "Row",
+    "crm_files_of",
     "dashboard",
     "photos_of",
     "rows_where",
@@ -262,3 +264,13 @@ def photos_of(conn: Connection, enquiry_id: str) -> list[tuple[int, str, int]]:
     return [(r.id, r.filename, r.size) for r in conn.execute(
         select(attachments.c.id, attachments.c.filename, attachments.c.size)
         .where(attachments.c.enquiry_id == enquiry_id).order_by(attachments.c.id))]
+
+
+def crm_files_of(conn: Connection, enquiry_id: str) -> list[tuple[str, str, str, datetime]]:
+    """(name, url, added by, added at) of the files officers put on the enquiry's CRM case,
+    oldest first; the caller has checked the enquiry is the reader's to see."""
+    links = crm_attachment_links.c
+    return [(r.name, r.url, r.added_by, r.added_at) for r in conn.execute(
+        select(links.name, links.url, links.added_by, links.added_at)
+        .where(links.enquiry_id == enquiry_id).order_by(links.added_at, links.id))
+        if usable_link(r.url)]  # checked when stored; again before it becomes an href

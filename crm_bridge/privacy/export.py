@@ -1,5 +1,7 @@
 """`crm-bridge sar export`: one constituent's enquiries, history and responses, as JSON and
 as a page a person can read, with other people's details and internal notes withheld.
+Files officers put on the CRM case are listed by name and link (``crm_files``): the CRM
+holds them, and the export says where.
 
 Written into a folder of the caller's choosing (files readable by their owner only), with
 the constituent's photos beside them; every export is written to the audit log.
@@ -24,14 +26,14 @@ from crm_bridge.models import Enquiry
 from crm_bridge.privacy.redact import Redactor, third_party_terms
 from crm_bridge.privacy.subject import Match, Subject, find_enquiries
 from crm_bridge.store.enquiries import get_enquiry
-from crm_bridge.store.tables import attachments
+from crm_bridge.store.tables import attachments, crm_attachment_links
 
 __all__ = ["DISCLOSED_EVENTS", "Export", "build_export", "export_subject", "write_export"]
 
 DISCLOSED_EVENTS = frozenset({
     "logged", "sent", "status", "response", "photo_added", "extended", "reassigned",
     "handed_over", "heads_up_sent", "reminder_sent", "escalated", "member_told",
-    "corrected", "purged", "erased", "archived",
+    "corrected", "purged", "erased", "archived", "photo_sent", "photo_kept",
 })
 """History events whose text is the constituent's to see. Any other (members' notes to the
 service, links to other enquiries, CRM errors, events added later) shows its date and kind
@@ -66,6 +68,11 @@ def build_export(conn: Connection, config: CouncilConfig, subject: Subject,
             name = f"{enquiry.reference}-{number}-{row.filename}"
             photos.append((name, bytes(row.data)))
             item["photos"].append({"file": f"photos/{name}", "content_type": row.content_type})
+        links = crm_attachment_links.c
+        item["crm_files"] = [
+            {"name": row.name, "url": row.url, "added": _local(row.added_at, zone)}
+            for row in conn.execute(select(links.name, links.url, links.added_at)
+                                    .where(links.enquiry_id == match.id).order_by(links.id))]
         items.append(redactor.value(item))
     data = {
         "council": config.council.name,
@@ -122,6 +129,10 @@ def _item(enquiry: Enquiry, config: CouncilConfig, zone: ZoneInfo,
         "linked_enquiries": len(enquiry.linked),
         "photos": [],
     }
+
+
+def _local(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat(timespec="minutes")
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -5,9 +5,9 @@ remove exactly the same things. The enquiry row stays, with what reports count (
 category, service, member, dates, status, CRM case reference) and ``purged_at``; the
 constituent's details, the description, location, response and failure text are removed;
 history rows keep their event, date, actor and status but lose their text; the outbox's
-work for the CRM, photos, and unsent e-mail bodies go. On SQLite the search index follows
-by its triggers (migration 0006); ``compact`` then rewrites what the removed text left on
-disk.
+work for the CRM, photos, links to files on the CRM case, and unsent e-mail bodies go. On
+SQLite the search index follows by its triggers (migration 0006); ``compact`` then rewrites
+what the removed text left on disk.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
 from crm_bridge.store.tables import (
     attachments,
+    crm_attachment_links,
     enquiries,
     enquiry_history,
     notifications,
@@ -45,6 +46,7 @@ class Scrubbed:
     outbox_rows: int = 0
     notifications: int = 0
     attachments: int = 0
+    crm_links: int = 0  # links to files officers put on the CRM case
 
     def add(self, other: Scrubbed) -> None:
         for f in fields(self):
@@ -72,6 +74,7 @@ def _counts(conn: Connection, ids: list[str]) -> Scrubbed:
         notifications=count(notifications, n.enquiry_id.in_(ids),
                             (n.message.is_not(None)) | n.state.in_(("pending", "held"))),
         attachments=count(attachments, attachments.c.enquiry_id.in_(ids)),
+        crm_links=count(crm_attachment_links, crm_attachment_links.c.enquiry_id.in_(ids)),
     )
 
 
@@ -104,6 +107,8 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
         conn.execute(update(notifications).where(n.enquiry_id.in_(chunk),
                                                  n.message.is_not(None)).values(message=None))
         conn.execute(delete(attachments).where(attachments.c.enquiry_id.in_(chunk)))
+        conn.execute(delete(crm_attachment_links)
+                     .where(crm_attachment_links.c.enquiry_id.in_(chunk)))
     return total
 
 
@@ -138,5 +143,5 @@ def compact(engine: Engine) -> None:
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("enquiries", "enquiry_history", "outbox", "notifications",
-                      "attachments", "audit_log"):
+                      "attachments", "crm_attachment_links", "audit_log"):
             conn.exec_driver_sql(f"VACUUM {table}")

@@ -24,6 +24,7 @@ __all__ = [
     "attachments",
     "audit_log",
     "counters",
+    "crm_attachment_links",
     "enquiries",
     "enquiry_history",
     "enquiry_links",
@@ -151,7 +152,7 @@ outbox = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
            nullable=False, index=True),
-    Column("kind", String(20), nullable=False),  # create_case | add_note
+    Column("kind", String(20), nullable=False),  # create_case | add_note | add_attachment
     Column("payload", JSON, nullable=False, default=dict),
     Column("state", String(10), nullable=False, default="pending"),  # pending | done | failed
     Column("attempts", Integer, nullable=False, default=0),
@@ -278,6 +279,26 @@ attachments = Table(
     Column("uploaded_by", String(200), nullable=False),
     Column("created_at", UTC_TIME, nullable=False),
     Column("sent_at", UTC_TIME),  # when a connector passed it on to the CRM case
+    # Migration 0012: what the CRM answered for it (its own id or link), when it had one.
+    Column("crm_ref", String(500)),
+)
+
+# Files officers put on a case in the CRM, kept as links (migration 0012): who added each and
+# when (the CRM's words and time), and when the bridge first read it. Personal data: purged
+# and erased with the enquiry, listed in a subject access export. One row per enquiry and link.
+crm_attachment_links = Table(
+    "crm_attachment_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("url", String(1000), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("added_at", UTC_TIME, nullable=False),
+    Column("recorded_at", UTC_TIME, nullable=False),
+    Column("crm_event_id", String(200)),
+    UniqueConstraint("enquiry_id", "url", name="uq_crm_attachment_link"),
 )
 
 # Members who left office (migration 0008): `crm-bridge member retire` records one row; such a

@@ -50,6 +50,8 @@ from crm_bridge.store.outbox import (
     mark_retry,
 )
 from crm_bridge.store.tables import enquiries
+from crm_bridge.sync.attachments import KIND as ATTACHMENT
+from crm_bridge.sync.attachments import send_attachment
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, call_with_retry, requeue_delay
 
@@ -189,6 +191,8 @@ class _Push:
             self.create(claim, row)
         elif claim.kind == "add_note":
             self.note(claim, row)
+        elif claim.kind == ATTACHMENT:
+            send_attachment(self.connector, self.policy, claim, row, self.now, self.report)
         else:
             raise PermanentError(f"unknown outbox kind '{claim.kind}'")
 

@@ -12,6 +12,8 @@ __all__ = ["SyncReport"]
 class SyncReport:
     pushed: int = 0
     notes: int = 0
+    photos: int = 0  # photos put on CRM cases
+    photos_kept: int = 0  # photos the connector cannot carry, met for the first time this run
     updated: int = 0
     failed: int = 0
     deferred: int = 0
@@ -39,6 +41,8 @@ class SyncReport:
             f"sync: pushed {self.pushed}, notes {self.notes}, updated {self.updated}, "
             f"failed {self.failed}, retry later {self.deferred}, overdue {self.overdue}"
         )
+        if self.photos:
+            text += f", photos {self.photos}"
         if self.reminders or self.mail_waiting or self.mail_failed:
             text += (f", mail sent {self.reminders}, mail waiting {self.mail_waiting}, "
                      f"mail failed {self.mail_failed}")

@@ -1,4 +1,5 @@
-"""One enquiry: details, status timeline, response, links, photos, and a follow-up note."""
+"""One enquiry: details, status timeline, response, links, photos, files from the CRM case,
+and a follow-up note."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from crm_bridge.portal.audit import record
 from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.photos import load_photo
 from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
-from crm_bridge.portal.queries import photos_of, visible_enquiry
+from crm_bridge.portal.queries import crm_files_of, photos_of, visible_enquiry
 from crm_bridge.portal.render import render
 from crm_bridge.portal.routes.forms import check_post, read_form
 from crm_bridge.privacy.members import departed
@@ -32,6 +33,7 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
     config = portal.bridge.config
     with portal.store.write() as conn:
         photos = photos_of(conn, str(enquiry.id))
+        crm_files = crm_files_of(conn, str(enquiry.id))
         record(conn, v.now, who.username, "viewed", str(enquiry.id), "enquiry page")
         gone = departed(conn) if who.is_staff else set()
     ward = config.ward(enquiry.ward_id) if enquiry.ward_id else None
@@ -40,7 +42,8 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
                    if m and m.id != enquiry.member_id and m.id not in gone
                    and can_log_for(who, m.id)]
     today = portal.bridge.router.calendar.local_date(v.now)
-    return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, errors=errors,
+    return render(v, "enquiry.html", status, enquiry=enquiry, photos=photos, crm_files=crm_files,
+                  errors=errors,
                   note=note, may_note=can_add_note(who, enquiry), today=today,
                   shared_with=shared_with(config, enquiry.member_id, enquiry.consent.to_share),
                   reassign_to=reassign_to if who.is_staff else [],
