@@ -28,6 +28,7 @@ from crm_bridge.store.stats import enquiry_totals
 from crm_bridge.store.tables import (
     attachments,
     audit_log,
+    crm_attachment_links,
     enquiry_history,
     notifications,
     outbox,
@@ -97,6 +98,10 @@ def _everything(bridge: Bridge, draft: Callable[..., EnquiryDraft]) -> dict[str,
         add_history(conn, str(target.id), NOW, "note", "kdalgleish", "Mrs Quarrier phoned again")
         store_photo(conn, str(target.id),
                     Photo("hole.jpg", "image/jpeg", b"\xff\xd8\xff Quarrier photo"), "kd", NOW)
+        conn.execute(insert(crm_attachment_links).values(
+            enquiry_id=str(target.id), url="https://crm.example/files/7/Quarrier%20drive.jpg",
+            name="Quarrier drive.jpg", added_by="roads.officer", added_at=NOW,
+            recorded_at=NOW, crm_event_id="ev-7"))
         ledger.record(conn, kind="reminder", key=f"reminder:{target.id}",
                       enquiry_id=str(target.id), recipients=["roads@example.gov.uk"],
                       subject=f"Overdue: {target.reference}",
@@ -140,8 +145,8 @@ def test_purge_removes_expired_personal_data_everywhere_and_keeps_the_totals(
                 dry_run=True)
     assert dry.as_dict() | {"crm": None} == {
         "dry_run": True, "enquiries": 1, "references": [made["expired"].reference],
-        "history_texts": 6, "outbox_rows": 2, "notifications": 1, "attachments": 1,
-        "audit_rows": 1, "sessions": 1, "mail_files": 2, "crm": None}
+        "history_texts": 7, "outbox_rows": 3, "notifications": 1, "attachments": 1,
+        "crm_links": 1, "audit_rows": 1, "sessions": 1, "mail_files": 2, "crm": None}
     assert stored(council, made["expired"].reference).constituent.name == "Isobel Quarrier"
     assert mail_expired.exists()
 
@@ -171,6 +176,7 @@ def test_purge_removes_expired_personal_data_everywhere_and_keeps_the_totals(
     gid = str(gone.id)
     assert rows(council, outbox, outbox.c.enquiry_id == gid) == []
     assert rows(council, attachments, attachments.c.enquiry_id == gid) == []
+    assert rows(council, crm_attachment_links, crm_attachment_links.c.enquiry_id == gid) == []
     assert [(n.state, n.message) for n in rows(council, notifications,
                                                 notifications.c.enquiry_id == gid)] == [
         ("cancelled", None)]

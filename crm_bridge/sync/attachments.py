@@ -65,16 +65,18 @@ def send_attachment(connector: Connector, policy: RetryPolicy, claim: Claim, row
     attachment_id = int(claim.payload.get("attachment_id", 0))
     with claim.writer() as conn:
         photo = conn.execute(select(attachments).where(
-            attachments.c.id == attachment_id,
-            attachments.c.enquiry_id == claim.enquiry_id)).first()
-        if photo is None or photo.sent_at is not None:  # purged, or sent already
+            attachments.c.id == attachment_id, attachments.c.enquiry_id == claim.enquiry_id,
+            attachments.c.sent_at.is_(None))).first()
+        if photo is None:  # purged, or sent already
             mark_done(conn, claim, now)
-            return
-        if not isinstance(connector, SendsAttachments):
+        elif not isinstance(connector, SendsAttachments):
             add_history(conn, claim.enquiry_id, now, "photo_kept", ACTOR,
                         f"photo {photo.filename} kept in the bridge: the CRM connector "
                         f"'{connector.name}' cannot carry files")
             mark_done(conn, claim, now)
+    if photo is None:
+        return
+    if not isinstance(connector, SendsAttachments):
         _kept(report, connector.name)
         return
     outgoing = OutgoingAttachment(
