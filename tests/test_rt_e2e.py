@@ -175,6 +175,8 @@ def test_check_on_the_local_connector_says_the_case_store_answers(tmp_path: Path
     council = make_council(tmp_path)
     result = council.ok("connector", "check")
     assert result.output == ("ok       connector 'local': answers\n"
+                             "ok       photos: the CRM takes photos: each goes to its case on "
+                             "the sync after the case opens\n"
                              "ready: the bridge can open cases in the CRM\n")
     assert council.ok("connector", "setup").output.startswith(
         "ok       connector 'local': answers; it has nothing to set up\n")

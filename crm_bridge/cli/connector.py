@@ -49,7 +49,17 @@ def setup(ctx: CliContext, as_json: bool) -> None:
 def _findings(bridge: Bridge, setup: bool) -> list[Finding]:
     kind = bridge.config.connector.type
     subject = f"connector '{kind}'"
-    return _written_secrets(bridge) + _crm_findings(bridge, subject, setup) + _unplaced(bridge)
+    crm = _crm_findings(bridge, subject, setup)
+    return _written_secrets(bridge) + crm + _photos(bridge, crm) + _unplaced(bridge)
+
+
+def _photos(bridge: Bridge, crm: list[Finding]) -> list[Finding]:
+    """Whether photos reach the CRM (said when the CRM answered: its connector is open)."""
+    from crm_bridge.sync.attachments import attachment_findings
+
+    if not all(f.ok for f in crm):
+        return []
+    return attachment_findings(bridge.engine, bridge.connector())
 
 
 def _unplaced(bridge: Bridge) -> list[Finding]:

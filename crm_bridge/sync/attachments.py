@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Connector, Finding, OutgoingAttachment, SendsAttachments
 from crm_bridge.models import Status
@@ -107,9 +108,12 @@ def _kept(report: SyncReport, connector_name: str) -> None:
 
 def attachment_findings(engine: Engine, connector: Connector) -> list[Finding]:
     """`connector check`'s line on photos: whether the CRM takes them, and what waits."""
-    with engine.connect() as conn:
-        unsent = int(conn.execute(select(func.count()).select_from(attachments)
-                                  .where(attachments.c.sent_at.is_(None))).scalar_one())
+    try:
+        with engine.connect() as conn:
+            unsent = int(conn.execute(select(func.count()).select_from(attachments)
+                                      .where(attachments.c.sent_at.is_(None))).scalar_one())
+    except SQLAlchemyError:  # no store yet (check needs none): nothing waits
+        unsent = 0
     if isinstance(connector, SendsAttachments):
         detail = "the CRM takes photos: each goes to its case on the sync after the case opens"
         if unsent:
