@@ -365,3 +365,13 @@ def test_a_subject_access_export_lists_the_links(
     (item,) = export.data["enquiries"]
     assert [(f["name"], f["url"]) for f in item["crm_files"]] == [
         ("drive.jpg", "https://crm.example/f/1/drive.jpg")]
+
+
+def test_anonymising_a_local_case_removes_its_files(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    enquiry = log()
+    attach(bridge, enquiry, a_photo())
+    sync(bridge, local(bridge))
+    assert len(files_on_case(bridge, enquiry)) == 1
+    local(bridge).anonymise_case(str(stored(bridge, enquiry).crm_ref))
+    assert files_on_case(bridge, enquiry) == []

@@ -4,7 +4,8 @@ A backend is added with ONE factory: a generator decorated with ``@backend_facto
 that yields a ``Backend`` (a connector on a CRM that really runs, plus a service officer
 who works cases in that CRM the way its staff do) and cleans up after the test. A
 factory declares the optional features it has (``credentials``: the CRM has a login that
-can be wrong); tests marked ``@pytest.mark.needs(feature)`` run only on backends with
+can be wrong; ``attachments``: the connector puts files on cases and the officer
+``SeesFiles``); tests marked ``@pytest.mark.needs(feature)`` run only on backends with
 it, so the suite generates no test that has to be skipped. Like dlt's
 ``destinations_configs`` and meltano's test factory, the suite never names a backend.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pytest
 import yaml
@@ -63,6 +64,15 @@ class Officer(Protocol):
 
     def notes(self, case_ref: str) -> list[str]:
         """The text of the notes on the case, oldest first."""
+
+
+@runtime_checkable
+class SeesFiles(Protocol):
+    """An officer who can list the files on a case (backends with the ``attachments``
+    feature: their connector has ``SendsAttachments``)."""
+
+    def files(self, case_ref: str) -> list[tuple[str, bytes]]:
+        """(file name, content) of each file on the case, oldest first."""
 
 
 @dataclass
@@ -144,8 +154,11 @@ class LocalOfficer:
         return [e.body for e in self.store.events_since(0, kinds=("note",))
                 if e.case_ref == case_ref]
 
+    def files(self, case_ref: str) -> list[tuple[str, bytes]]:
+        return [(f.filename, f.data) for f in self.store.files(case_ref)]
 
-@backend_factory("local")
+
+@backend_factory("local", features={"attachments"})
 def local(tmp_path: Path) -> Iterator[Backend]:
     mapping = _mapping(LocalMapping, "local")
     with ExitStack() as stack:

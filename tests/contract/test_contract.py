@@ -5,16 +5,19 @@ Each test is run once per backend registered in conftest.py (``-k rt`` picks one
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable
 
 import pytest
+from PIL import Image
 from support.connector_kit import make_enquiry
 
-from connectors.base import CaseUpdate, Connector, Note
+from connectors.base import CaseUpdate, Connector, Note, OutgoingAttachment, SendsAttachments
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 from crm_bridge.models import Status
 
-from .conftest import Backend
+from .conftest import Backend, SeesFiles
 
 
 def _drain(connector: Connector, since: str | None) -> tuple[list[CaseUpdate], str | None]:
@@ -140,3 +143,36 @@ def test_wrong_credentials_are_an_auth_error(backend: Backend) -> None:
     for call in _each_call(backend):
         with pytest.raises(AuthError):
             call(backend.wrong_credentials())
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    """A small PNG with no metadata, as the portal stores a photo."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 3), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.needs("attachments")
+def test_a_photo_reaches_the_case_once_even_after_a_lost_reply(backend: Backend) -> None:
+    """The bridge sends a photo again, with the same key, when the CRM's answer never came
+    (and again from a later sync run): the officer sees it once, as it was sent."""
+    connector, officer = backend.connector, backend.officer
+    assert isinstance(connector, SendsAttachments) and isinstance(officer, SeesFiles)
+    case = connector.create_case(make_enquiry(backend.destination), backend.destination)
+    data, other_data = _png((200, 30, 30)), _png((30, 30, 200))
+    photo = OutgoingAttachment(filename="pothole.png", content_type="image/png", data=data,
+                               sha256=hashlib.sha256(data).hexdigest(),
+                               key=f"photo-contract-{case.id}-1")
+
+    connector.add_attachment(case.id, photo)
+    connector.add_attachment(case.id, photo)  # the reply to the first was lost: sent again
+    later = backend.reconnect()  # and once more from the next sync run
+    assert isinstance(later, SendsAttachments)
+    later.add_attachment(case.id, photo)
+
+    assert officer.files(case.id) == [("pothole.png", data)]
+    other = OutgoingAttachment(filename="kerb.png", content_type="image/png", data=other_data,
+                               sha256=hashlib.sha256(other_data).hexdigest(),
+                               key=f"photo-contract-{case.id}-2")
+    connector.add_attachment(case.id, other)
+    assert officer.files(case.id) == [("pothole.png", data), ("kerb.png", other_data)]
