@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import delete, insert
 
+from crm_bridge.store.tables import crm_attachment_links
 from portal.portal_support import PASSWORD, REPO, SEEDS, Seeded, respond
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -279,3 +281,28 @@ def test_responses_since_last_looked(browser: Browser, portal: Seeded) -> None:
         assert not j.errors, j.errors
     finally:
         j.context.close()
+
+
+def test_files_from_the_crm_case_on_the_enquiry_page(browser: Browser, portal: Seeded) -> None:
+    """The links to files officers put on the CRM case, checked by axe."""
+    url = "https://crm.example.gov.uk/Ticket/Attachment/41/97/after%20repair.jpg"
+    with portal.bridge.engine.begin() as conn:
+        conn.execute(insert(crm_attachment_links).values(
+            enquiry_id=portal.ids["own_shared"], url=url, name="after repair.jpg",
+            added_by="roads.officer", added_at=datetime(2026, 3, 9, 10, 0, tzinfo=UTC),
+            recorded_at=datetime(2026, 3, 9, 10, 5, tzinfo=UTC), crm_event_id="ev-1"))
+    j = _journey(browser, portal, "crm-files-", viewport={"width": 1280, "height": 900})
+    try:
+        _sign_in(j, "kirsty")
+        j.page.wait_for_url(j.base_url + "/")
+        j.goto(f"/enquiries/{portal.refs['own_shared']}")
+        link = j.page.get_by_role("link", name="after repair.jpg")
+        assert link.get_attribute("href") == url
+        j.check("enquiry-crm-files")
+        assert j.hosts() == {urlsplit(j.base_url).netloc}, j.requests
+        assert not j.errors, j.errors
+    finally:
+        j.context.close()
+        with portal.bridge.engine.begin() as conn:
+            conn.execute(delete(crm_attachment_links)
+                         .where(crm_attachment_links.c.enquiry_id == portal.ids["own_shared"]))
