@@ -11,11 +11,14 @@ local store reports. They test how sync handles each case, not any real CRM.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from cli_support import make_council
 from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy import insert, select
@@ -42,8 +45,9 @@ from crm_bridge.portal.photos import Photo, check_photo, store_photo
 from crm_bridge.privacy.export import build_export
 from crm_bridge.privacy.scrub import scrub
 from crm_bridge.privacy.subject import Subject
+from crm_bridge.store.engine import make_engine
 from crm_bridge.store.enquiries import get_enquiry
-from crm_bridge.store.tables import attachments, crm_attachment_links, outbox
+from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries, outbox
 from crm_bridge.sync.attachments import attachment_findings
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
@@ -375,3 +379,34 @@ def test_anonymising_a_local_case_removes_its_files(
     assert len(files_on_case(bridge, enquiry)) == 1
     local(bridge).anonymise_case(str(stored(bridge, enquiry).crm_ref))
     assert files_on_case(bridge, enquiry) == []
+
+
+# --- end to end, through the command line --------------------------------------------------
+
+
+def test_a_photo_goes_from_the_store_to_the_officers_case_through_the_cli(
+        tmp_path: Path) -> None:
+    council = make_council(tmp_path)
+    reference = council.add()
+    photo = a_photo(name="bins.jpg")
+    engine = make_engine(f"sqlite:///{council.store}")
+    try:
+        with engine.begin() as conn:
+            (enquiry_id,) = conn.execute(select(enquiries.c.id)
+                                         .where(enquiries.c.reference == reference)).one()
+            store_photo(conn, enquiry_id, photo, "kdalgleish", NOW)
+    finally:
+        engine.dispose()
+
+    first = json.loads(council.ok("sync", "--only", "push", "--json").stdout)
+    again = json.loads(council.ok("sync", "--only", "push", "--json").stdout)
+    case_ref = json.loads(council.ok("enquiry", "show", reference, "--json").stdout)["crm_ref"]
+    shown = json.loads(council.ok("officer", "show", case_ref, "--json").stdout)
+    text = council.ok("officer", "show", case_ref).output
+
+    assert (first["pushed"], first["photos"], again["photos"]) == (1, 1, 0)
+    assert [(f["filename"], f["content_type"], f["size"]) for f in shown["files"]] == [
+        ("bins.jpg", "image/jpeg", len(photo.data))]
+    assert f"  bins.jpg (image/jpeg, {len(photo.data)} bytes): {case_ref}/file/1" in text
+    ((sent_at,),) = council.sql("SELECT sent_at FROM attachments")
+    assert sent_at is not None

@@ -61,10 +61,13 @@ def queue(ctx: CliContext, queue: str | None, include_done: bool, as_json: bool)
 def show(ctx: CliContext, case: str, as_json: bool) -> None:
     """Show one case (audited as a view of its enquiry: the case holds the constituent's
     details)."""
-    found = _desk(ctx).get(case)
+    desk = _desk(ctx)
+    found = desk.get(case)
     _audit_view(ctx, found.case_ref, found.external_ref)
+    files = [{"file": f.file_ref, "filename": f.filename, "content_type": f.content_type,
+              "size": len(f.data), "added_at": f.at} for f in desk.files(found.case_ref)]
     if as_json:
-        emit_json(_case_dict(found))
+        emit_json({**_case_dict(found), "files": files})
         return
     click.echo(f"{found.case_ref}  [{found.status}]  queue {found.queue}, due {found.due}")
     click.echo(found.title)
@@ -72,6 +75,10 @@ def show(ctx: CliContext, case: str, as_json: bool) -> None:
     click.echo(found.body)
     if found.response:
         click.echo(f"\nresponse:\n{found.response}")
+    if files:
+        click.echo("\nfiles:")
+        for f in files:
+            click.echo(f"  {f['filename']} ({f['content_type']}, {f['size']} bytes): {f['file']}")
 
 
 def _audit_view(ctx: CliContext, case_ref: str, external_ref: str | None) -> None:
