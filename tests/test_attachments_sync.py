@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cli_support import make_council
+from cli_support import invoke, make_council
 from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy import insert, select
@@ -291,16 +291,26 @@ def test_a_connector_without_files_keeps_photos_and_says_so_once(
 
 def test_connector_check_says_whether_photos_reach_the_crm(
         bridge: Bridge, log: Callable[..., Enquiry]) -> None:
-    attach(bridge, log(), a_photo())
+    refused, waiting = log(), log(description="Broken kerb by the bus stop")
+    sync(bridge, local(bridge))
+    attach(bridge, refused, a_photo(name="huge.jpg"), now=SENT_AT)
+    crm = FaultyFiles(local(bridge))
+    crm.refuse = PermanentError("file type not allowed")
+    sync(bridge, crm, now=LATER)
+    attach(bridge, waiting, a_photo(), now=LATER)
     assert isinstance(local(bridge), SendsAttachments)
+
     (takes,) = attachment_findings(bridge.engine, local(bridge))
     (cannot,) = attachment_findings(bridge.engine, NoFiles(local(bridge)))
 
     assert takes == Finding("photos", True, "the CRM takes photos: each goes to its case on "
-                            "the sync after the case opens (1 not sent yet; `crm-bridge "
-                            "enquiry show` says why for one)")
-    assert cannot.ok and "'nofiles' connector cannot carry files" in cannot.detail
-    assert "1 photo(s) held only in the bridge" in cannot.detail
+                            "the sync after the case opens; 1 waiting for their case or a "
+                            "retry; 1 refused by the CRM (`crm-bridge enquiry show` gives its "
+                            "words; `crm-bridge enquiry retry` sends one again)")
+    assert cannot == Finding("photos", True, "the 'nofiles' connector cannot carry files: "
+                             "photos stay in the bridge (the portal shows them; each "
+                             "enquiry's history says so) and officers do not see them on the "
+                             "case")
 
 
 # --- receiving -----------------------------------------------------------------------------
@@ -410,3 +420,23 @@ def test_a_photo_goes_from_the_store_to_the_officers_case_through_the_cli(
     assert f"  bins.jpg (image/jpeg, {len(photo.data)} bytes): {case_ref}/file/1" in text
     ((sent_at,),) = council.sql("SELECT sent_at FROM attachments")
     assert sent_at is not None
+
+
+def test_enquiry_retry_sends_a_refused_photo_again(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    enquiry = log()
+    sync(bridge, local(bridge))
+    attach(bridge, enquiry, a_photo(), now=SENT_AT)
+    crm = FaultyFiles(local(bridge))
+    crm.refuse = PermanentError("the case is locked")
+    assert sync(bridge, crm, now=LATER).failed == 1
+    crm.refuse = None
+
+    retried = invoke(["--config", str(bridge.loaded.path), "enquiry", "retry",
+                      enquiry.reference])
+    after = sync(bridge, crm, now=LATER + timedelta(hours=1))
+
+    assert retried.exit_code == 0, retried.output
+    assert (after.photos, after.failed) == (1, 0)
+    assert [name for name, _ in files_on_case(bridge, enquiry)] == ["pothole.jpg"]
+    assert stored(bridge, enquiry).status is Status.SENT

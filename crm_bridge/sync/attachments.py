@@ -30,7 +30,7 @@ from connectors.base import Connector, Finding, OutgoingAttachment, SendsAttachm
 from crm_bridge.models import Status
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.outbox import Claim, enqueue, mark_done
-from crm_bridge.store.tables import attachments
+from crm_bridge.store.tables import attachments, outbox
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, call_with_retry
 
@@ -108,19 +108,29 @@ def _kept(report: SyncReport, connector_name: str) -> None:
 
 def attachment_findings(engine: Engine, connector: Connector) -> list[Finding]:
     """`connector check`'s line on photos: whether the CRM takes them, and what waits."""
-    try:
-        with engine.connect() as conn:
-            unsent = int(conn.execute(select(func.count()).select_from(attachments)
-                                      .where(attachments.c.sent_at.is_(None))).scalar_one())
-    except SQLAlchemyError:  # no store yet (check needs none): nothing waits
-        unsent = 0
+    waiting = _outbox_counts(engine)
     if isinstance(connector, SendsAttachments):
         detail = "the CRM takes photos: each goes to its case on the sync after the case opens"
-        if unsent:
-            detail += f" ({unsent} not sent yet; `crm-bridge enquiry show` says why for one)"
+        if waiting.get("pending"):
+            detail += f"; {waiting['pending']} waiting for their case or a retry"
+        if waiting.get("failed"):
+            detail += (f"; {waiting['failed']} refused by the CRM (`crm-bridge enquiry show` "
+                       "gives its words; `crm-bridge enquiry retry` sends one again)")
         return [Finding("photos", True, detail)]
-    detail = (f"the '{connector.name}' connector cannot carry files: photos stay in the bridge "
-              "(the portal shows them) and officers do not see them on the case")
-    if unsent:
-        detail += f"; {unsent} photo(s) held only in the bridge"
-    return [Finding("photos", True, detail)]
+    with_history = "each enquiry's history says so"
+    return [Finding("photos", True,
+                    f"the '{connector.name}' connector cannot carry files: photos stay in the "
+                    f"bridge (the portal shows them; {with_history}) and officers do not see "
+                    "them on the case")]
+
+
+def _outbox_counts(engine: Engine) -> dict[str, int]:
+    """``add_attachment`` outbox rows by state; empty when there is no store yet (`connector
+    check` needs none)."""
+    try:
+        with engine.connect() as conn:
+            return {str(state): int(count) for state, count in conn.execute(
+                select(outbox.c.state, func.count()).where(outbox.c.kind == KIND)
+                .group_by(outbox.c.state))}
+    except SQLAlchemyError:
+        return {}
