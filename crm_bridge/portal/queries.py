@@ -259,10 +259,12 @@ def visible_enquiry(conn: Connection, who: Principal, reference: str) -> Enquiry
     return found
 
 
-def photos_of(conn: Connection, enquiry_id: str) -> list[tuple[int, str, int]]:
-    """(id, filename, size) of an enquiry's photos."""
-    return [(r.id, r.filename, r.size) for r in conn.execute(
-        select(attachments.c.id, attachments.c.filename, attachments.c.size)
+def photos_of(conn: Connection, enquiry_id: str
+              ) -> list[tuple[int, str, int, datetime | None]]:
+    """(id, filename, size, when it was put on the CRM case) of an enquiry's photos."""
+    return [(r.id, r.filename, r.size, r.sent_at) for r in conn.execute(
+        select(attachments.c.id, attachments.c.filename, attachments.c.size,
+               attachments.c.sent_at)
         .where(attachments.c.enquiry_id == enquiry_id).order_by(attachments.c.id))]
 
 
