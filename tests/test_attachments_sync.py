@@ -49,6 +49,7 @@ from crm_bridge.store.engine import make_engine
 from crm_bridge.store.enquiries import get_enquiry
 from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries, outbox
 from crm_bridge.sync.attachments import attachment_findings
+from crm_bridge.sync.links import link_name, usable_link
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
 from crm_bridge.sync.runner import run_sync
@@ -440,3 +441,13 @@ def test_enquiry_retry_sends_a_refused_photo_again(
     assert (after.photos, after.failed) == (1, 0)
     assert [name for name, _ in files_on_case(bridge, enquiry)] == ["pothole.jpg"]
     assert stored(bridge, enquiry).status is Status.SENT
+
+
+def test_only_absolute_http_links_of_bounded_length_are_kept() -> None:
+    assert usable_link("https://rt.example.gov.uk/Ticket/Attachment/1/2/a.jpg")
+    assert usable_link("HTTP://crm.example/f/1")
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "/Ticket/Attachment/1/2/a.jpg",
+                "https:///no-host", "https://crm.example/" + "é" * 500, "http://[::1"):
+        assert not usable_link(bad), bad
+    assert link_name("https://crm.example/f/7/after%20repair.jpg") == "after repair.jpg"
+    assert link_name("https://crm.example/") == "file"

@@ -28,8 +28,9 @@ MAX_URL = 1000
 
 
 def usable_link(url: str) -> bool:
-    """An absolute http(s) address short enough to keep."""
-    if len(url) > MAX_URL:
+    """An absolute http(s) address short enough to keep (in bytes: the unique index on it
+    must hold it on PostgreSQL too)."""
+    if len(url.encode("utf-8")) > MAX_URL:
         return False
     try:
         parts = urlsplit(url)
