@@ -30,6 +30,7 @@ from crm_bridge.models import Status
 from crm_bridge.store.cursors import get_cursor, set_cursor
 from crm_bridge.store.enquiries import add_history_rows, history_row, set_fields_rows
 from crm_bridge.store.tables import enquiries, enquiry_history
+from crm_bridge.sync.links import fan_out
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, retrying
 
@@ -130,6 +131,7 @@ def apply_updates(conn: Connection, batch: Sequence[CaseUpdate], mapping: BaseMa
     mine = [(rows[key], u) for u in batch
             if (key := ("ext", u.external_ref) if u.external_ref else ("case", u.case_ref))
             in rows]
+    mine = fan_out(conn, mine)  # enquiries folded into a case hear what the case hears
     mine.sort(key=lambda pair: str(pair[0].id))  # stable: each enquiry's changes keep order
     seen, newest = _applied(conn, sorted({str(row.id) for row, _ in mine}))
     state: dict[str, dict[str, Any]] = {}
