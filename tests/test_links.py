@@ -17,7 +17,9 @@ from crm_bridge.app import Bridge
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.links import Actor, LinkDone, link, unlink
 from crm_bridge.models import Enquiry, Status
+from crm_bridge.privacy.scrub import scrub
 from crm_bridge.store.enquiries import get_enquiry
+from crm_bridge.store.outbox import enqueue
 from crm_bridge.store.tables import enquiries, enquiry_links
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
@@ -138,10 +140,10 @@ def test_both_sent_already_each_case_gets_a_note_about_the_other(
 
     assert len(cases(bridge)) == 2
     assert a.crm_ref is not None and b.crm_ref is not None
-    assert notes_on(bridge, a.crm_ref) == [f"Same issue as {second.reference} "
-                                           f"(CRM case {b.crm_ref})."]
-    assert notes_on(bridge, b.crm_ref) == [f"Same issue as {first.reference} "
-                                           f"(CRM case {a.crm_ref})."]
+    assert notes_on(bridge, a.crm_ref) == [f"Linked enquiry:\n\nSame issue as "
+                                           f"{second.reference} (CRM case {b.crm_ref})."]
+    assert notes_on(bridge, b.crm_ref) == [f"Linked enquiry:\n\nSame issue as "
+                                           f"{first.reference} (CRM case {a.crm_ref})."]
     assert stored(bridge, second).crm_ref == b.crm_ref, "each keeps its own case"
 
 
@@ -196,8 +198,8 @@ def test_unlinking_two_sent_enquiries_notes_each_case(
     for enquiry, other in ((first, second), (second, first)):
         ref = stored(bridge, enquiry).crm_ref
         assert ref is not None
-        assert notes_on(bridge, ref)[-1].startswith(f"No longer the same issue as "
-                                                    f"{other.reference}")
+        assert notes_on(bridge, ref)[-1].startswith(
+            f"Enquiry unlinked:\n\nNo longer the same issue as {other.reference}")
     again = do(bridge, link, first, second, "they are the same after all",
                at=NOW + timedelta(hours=6))
     assert again.changed
@@ -230,3 +232,55 @@ def test_linking_follows_the_access_policy(
     with bridge.engine.connect() as conn:
         rows = conn.execute(select(enquiries.c.reference, enquiries.c.folded_into)).all()
     assert all(row.folded_into is None for row in rows), "nothing sent yet"
+
+
+def test_one_sent_the_other_linked_later_joins_its_case_and_its_notes_follow(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    first = log()
+    sync(bridge, NOW + timedelta(hours=1))
+    second = log(member_id=IAIN, description="Same pothole, reported next day",
+                 now=NOW + timedelta(days=1))
+    done = do(bridge, link, first, second, at=NOW + timedelta(days=1, minutes=5))
+    assert f"adds {second.reference} to the CRM case of {first.reference}" in done.crm
+    with bridge.engine.begin() as conn:
+        enqueue(conn, str(second.id), "add_note",
+                {"text": "Constituent rang again", "author": IAIN, "kind": "follow_up"},
+                NOW + timedelta(days=1, minutes=6))
+    sync(bridge, NOW + timedelta(days=1, hours=1))
+
+    case = stored(bridge, first).crm_ref
+    assert case is not None and stored(bridge, second).crm_ref == case
+    assert len(cases(bridge)) == 1
+    notes = notes_on(bridge, case)
+    assert second.reference in notes[0] and notes[1] == "Constituent rang again"
+
+
+def test_a_closed_case_takes_no_more_enquiries(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    first = log()
+    sync(bridge, NOW + timedelta(hours=1))
+    case = stored(bridge, first).crm_ref
+    assert case is not None
+    bridge.connector().desk().set_status(case, "closed", "roads.officer",
+                                         at=NOW + timedelta(days=1))
+    sync(bridge, NOW + timedelta(days=1, hours=1))
+    second = log(member_id=IAIN, now=NOW + timedelta(days=2))
+    do(bridge, link, first, second, at=NOW + timedelta(days=2, minutes=5))
+    sync(bridge, NOW + timedelta(days=2, hours=1))
+
+    own = stored(bridge, second).crm_ref
+    assert own is not None and own != case
+    assert notes_on(bridge, case) == []
+
+
+def test_erasing_an_enquiry_removes_why_it_was_linked(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    first, second = pair(log)
+    do(bridge, link, first, second, "Jean Paterson's neighbour saw it too")
+    do(bridge, unlink, first, second, "Ruth Moffat says it is another hole")
+    with bridge.engine.begin() as conn:
+        scrub(conn, [str(first.id)], NOW + timedelta(days=400))
+        rows = conn.execute(select(enquiry_links.c.reason, enquiry_links.c.unlink_reason,
+                                   enquiry_links.c.linked_by)).all()
+    assert rows and all(r.reason is None and r.unlink_reason is None for r in rows)
+    assert all(r.linked_by == "ms.officer" for r in rows), "who and when stay"
