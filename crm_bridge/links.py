@@ -16,8 +16,9 @@ What the CRM hears (through the outbox, on the next sync; ``crm_bridge.sync.link
 - both sent already, each to its own case: a ``duplicate_link`` note on each case;
 - unlinked, both with their own cases: a ``duplicate_unlink`` note on each case;
 - unlinked, one folded into the other's case: a ``duplicate_unlink`` note on that case, and
-  the folded enquiry goes back to ``logged`` with a new ``create_case`` row, so the next
-  sync opens its own case (unless it is still linked to another enquiry on that case).
+  the folded enquiry goes back to ``logged``, without the shared case's response (its
+  history keeps it), with a new ``create_case`` row, so the next sync opens its own case
+  (unless it is still linked to another enquiry on that case).
 """
 
 from __future__ import annotations
@@ -200,12 +201,15 @@ def _crm_on_unlink(conn: Connection, who: Actor, a: Any, b: Any, now: datetime) 
         enqueue(conn, stays.id, "add_note",
                 {"text": f"{row.reference} is no longer linked to this case: it gets a case "
                          "of its own.", "author": who.name, "kind": UNLINK_NOTE}, now)
+        # Not the same issue: the shared case's answer was not to this one (its history
+        # keeps it); it waits for its own case's, as a new enquiry does.
         set_fields(conn, row.id, now, crm_ref=None, folded_into=None,
-                   status=Status.LOGGED.value if row.status == Status.SENT.value
-                   else row.status)
+                   status=Status.LOGGED.value, response=None, responded_at=None,
+                   response_arrived_at=None, closed_at=None, overdue=False)
         enqueue(conn, row.id, "create_case", {}, now)
         add_history(conn, row.id, now, "unfolded", who.username,
-                    f"left CRM case {row.crm_ref}: the next sync opens a case of its own")
+                    f"left CRM case {row.crm_ref}: the next sync opens a case of its own",
+                    Status.LOGGED)
         return (f"the next sync notes on CRM case {row.crm_ref} that {row.reference} left "
                 "it, and opens a case of its own for it")
     return f"both stay on CRM case {a.crm_ref}: each is still linked to another on it"

@@ -284,3 +284,28 @@ def test_erasing_an_enquiry_removes_why_it_was_linked(
                                    enquiry_links.c.linked_by)).all()
     assert rows and all(r.reason is None and r.unlink_reason is None for r in rows)
     assert all(r.linked_by == "ms.officer" for r in rows), "who and when stay"
+
+
+def test_unlinking_after_the_shared_case_was_answered_waits_for_its_own_answer(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    first, second = pair(log)
+    do(bridge, link, first, second)
+    sync(bridge, NOW + timedelta(hours=2))
+    shared = stored(bridge, first).crm_ref
+    assert shared is not None
+    desk = bridge.connector().desk()
+    desk.set_status(shared, "resolved", "roads.officer", response="Filled.",
+                    at=NOW + timedelta(days=1))
+    desk.set_status(shared, "closed", "roads.officer", at=NOW + timedelta(days=2))
+    sync(bridge, NOW + timedelta(days=2, hours=1))
+    assert stored(bridge, second).status is Status.CLOSED
+
+    do(bridge, unlink, first, second, "another hole", at=NOW + timedelta(days=3))
+    waiting = stored(bridge, second)
+    assert (waiting.status, waiting.response, waiting.closed_at) == (Status.LOGGED, None, None)
+    assert [e.detail for e in waiting.history if e.event == "response"] == ["Filled."]
+    sync(bridge, NOW + timedelta(days=3, hours=1))
+
+    own = stored(bridge, second)
+    assert own.status is Status.SENT and own.crm_ref not in (None, shared)
+    assert stored(bridge, first).status is Status.CLOSED
