@@ -10,6 +10,8 @@ member), so members' services staff link across the members they work for.
 
 What the CRM hears (through the outbox, on the next sync; ``crm_bridge.sync.links``):
 
+- for two different services: a ``duplicate_link`` note on each case (one not sent yet
+  waits for its case); each service works its own case, and unlinking notes each case too;
 - linked before one of them is sent: nothing now; the sync adds the later one to the
   earlier one's case as a ``duplicate_link`` note instead of opening a case for it (it is
   then *folded* into that case: ``enquiries.folded_into``);
@@ -67,7 +69,7 @@ class Actor:
 
 _COLUMNS = (enquiries.c.id, enquiries.c.reference, enquiries.c.member_id, enquiries.c.ward_id,
             enquiries.c.consent_to_share, enquiries.c.crm_ref, enquiries.c.status,
-            enquiries.c.folded_into, enquiries.c.purged_at)
+            enquiries.c.folded_into, enquiries.c.purged_at, enquiries.c.service_id)
 
 
 def _row(conn: Connection, who: Actor, key: str, field: str) -> Any:
@@ -152,14 +154,25 @@ def _sent(row: Any) -> bool:
     return row.crm_ref is not None
 
 
+def _notes(conn: Connection, who: Actor, a: Any, b: Any, now: datetime, kind: str,
+           words: str) -> None:
+    """A note of ``kind`` for each enquiry's case about the other (one not sent yet waits
+    for its case in the outbox, as any note does)."""
+    for one, two in ((a, b), (b, a)):
+        case = f" (CRM case {two.crm_ref})" if two.crm_ref else ""
+        enqueue(conn, one.id, "add_note", {"text": f"{words} {two.reference}{case}.",
+                                           "author": who.name, "kind": kind}, now)
+
+
 def _crm_on_link(conn: Connection, who: Actor, a: Any, b: Any, now: datetime) -> str:
+    if a.service_id != b.service_id:  # two services: each works its own case
+        _notes(conn, who, a, b, now, LINK_NOTE, "Same issue as")
+        return ("different services: each keeps its own CRM case, and the next sync notes "
+                "the other on each")
     if _sent(a) and _sent(b):
         if a.crm_ref == b.crm_ref:
             return f"already on one CRM case ({a.crm_ref})"
-        for one, two in ((a, b), (b, a)):
-            enqueue(conn, one.id, "add_note",
-                    {"text": f"Same issue as {two.reference} (CRM case {two.crm_ref}).",
-                     "author": who.name, "kind": LINK_NOTE}, now)
+        _notes(conn, who, a, b, now, LINK_NOTE, "Same issue as")
         return "the next sync adds a note about the other to each CRM case"
     if _sent(a) or _sent(b):
         first, second = (a, b) if _sent(a) else (b, a)
@@ -185,15 +198,11 @@ def unlink(conn: Connection, who: Actor, reference: str, other: str, reason: str
 
 
 def _crm_on_unlink(conn: Connection, who: Actor, a: Any, b: Any, now: datetime) -> str:
+    if a.service_id != b.service_id or (_sent(a) and _sent(b) and a.crm_ref != b.crm_ref):
+        _notes(conn, who, a, b, now, UNLINK_NOTE, "No longer the same issue as")
+        return "the next sync adds a note that they are no longer linked to each CRM case"
     if not (_sent(a) and _sent(b)):
         return "nothing to tell the CRM: they were not on one case"
-    if a.crm_ref != b.crm_ref:
-        for one, two in ((a, b), (b, a)):
-            enqueue(conn, one.id, "add_note",
-                    {"text": f"No longer the same issue as {two.reference} "
-                             f"(CRM case {two.crm_ref}).",
-                     "author": who.name, "kind": UNLINK_NOTE}, now)
-        return "the next sync adds a note that they are no longer linked to each CRM case"
     leaving = [row for row in (a, b) if row.folded_into is not None
                and not _still_on_case(conn, row)]
     stays = b if leaving and leaving[0] is a else a

@@ -309,3 +309,20 @@ def test_unlinking_after_the_shared_case_was_answered_waits_for_its_own_answer(
     own = stored(bridge, second)
     assert own.status is Status.SENT and own.crm_ref not in (None, shared)
     assert stored(bridge, first).status is Status.CLOSED
+
+
+def test_enquiries_for_two_services_keep_their_own_cases_each_noting_the_other(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    pothole = log()
+    lamp = log(member_id=IAIN, category_id="street-lighting",
+               description="Lamp out over the pothole at the school gates")
+    done = do(bridge, link, pothole, lamp)
+    assert "each keeps its own CRM case" in done.crm
+    sync(bridge, NOW + timedelta(hours=2))
+
+    a, b = stored(bridge, pothole), stored(bridge, lamp)
+    assert a.crm_ref is not None and b.crm_ref is not None and a.crm_ref != b.crm_ref
+    assert notes_on(bridge, a.crm_ref) == [
+        f"Linked enquiry:\n\nSame issue as {lamp.reference}."]
+    assert notes_on(bridge, b.crm_ref) == [
+        f"Linked enquiry:\n\nSame issue as {pothole.reference}."]

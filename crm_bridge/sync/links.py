@@ -7,7 +7,9 @@ that case belongs to, and ``sent``. The note carries what the service needs to k
 the same issue raised again: the reference, the member it was raised with, when, the
 response date, the description and location. No constituent's details: the bridge, not the
 service, answers the second constituent (below). A partner whose case is closed, or whose
-personal data was purged, takes no more enquiries: the enquiry gets a case of its own.
+personal data was purged, takes no more enquiries, nor does one for another service (each
+service works its own case; ``crm_bridge.links`` notes the other on each): the enquiry gets a
+case of its own.
 
 Pull (``fan_out``): every change the CRM reports on a case reaches every enquiry on it, the
 one it was opened for and each folded into it, as if reported on each: its status, the
@@ -79,8 +81,9 @@ class Folding:
     def may_fold(self, enquiry_id: str) -> bool:
         return enquiry_id in self._linked
 
-    def target(self, enquiry_id: str) -> Any:
-        """The linked enquiry already on an open CRM case (the earliest sent), or None."""
+    def target(self, enquiry_id: str, service_id: str) -> Any:
+        """The linked enquiry for the same service already on an open CRM case (the
+        earliest sent), or None."""
         x, c = enquiry_links.c, enquiries.c
         with self.engine.connect() as conn:
             return conn.execute(
@@ -88,12 +91,12 @@ class Folding:
                 .select_from(enquiry_links.join(enquiries, c.id == x.linked_id))
                 .where(x.enquiry_id == enquiry_id, x.unlinked_at.is_(None),
                        c.crm_ref.is_not(None), c.status != Status.CLOSED.value,
-                       c.purged_at.is_(None))
+                       c.purged_at.is_(None), c.service_id == service_id)
                 .order_by(c.received_at, c.reference).limit(1)).first()
 
     def fold(self, claim: Claim, row: Any) -> bool:
         """Add ``row``'s enquiry to a linked enquiry's case; False when there is none."""
-        target = self.target(claim.enquiry_id)
+        target = self.target(claim.enquiry_id, row.service_id)
         if target is None:
             return False
         note = fold_note(row, self.config, target.reference)
