@@ -39,7 +39,7 @@ from crm_bridge.store.enquiries import add_history, set_fields
 from crm_bridge.store.outbox import enqueue
 from crm_bridge.store.tables import enquiries, enquiry_links
 
-__all__ = ["MAX_REASON", "LinkDone", "active_partners", "link", "unlink"]
+__all__ = ["MAX_REASON", "Actor", "LinkDone", "NotYours", "active_partners", "link", "unlink"]
 
 MAX_REASON = 500
 LINK_NOTE = "duplicate_link"
@@ -55,6 +55,10 @@ class LinkDone:
     other: str
     changed: bool
     crm: str
+
+
+class NotYours(InputError):
+    """The policy refuses the pair: the user sees both but neither is their own work."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def _pair(conn: Connection, who: Actor, reference: str, other: str) -> tuple[Any
     if who.principal is not None and not can_link(
             who.principal, (a.member_id, a.ward_id, a.consent_to_share),
             (b.member_id, b.ward_id, b.consent_to_share)):
-        raise InputError("other", f"You may link {a.reference} and {b.reference} only if one "
+        raise NotYours("other", f"You may link {a.reference} and {b.reference} only if one "
                          "of them is your own enquiry (or, for staff, a member's you work for)")
     return a, b
 

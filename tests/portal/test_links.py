@@ -69,6 +69,19 @@ def test_a_member_cannot_link_what_they_may_not_see(
     assert hidden not in _linked_on_page(kirsty, own)
 
 
+def test_a_member_links_only_when_one_of_the_two_is_their_own(
+        portal: Seeded, clients: dict[str, Client]) -> None:
+    """Kirsty sees her colleague's shared enquiry and the MSP's (by arrangement), but
+    neither is hers: she may not link those two."""
+    kirsty = clients["kirsty"]
+    colleague, msp = portal.refs["colleague_shared"], portal.refs["msp_shared"]
+    refused = kirsty.post(f"/api/enquiries/{colleague}/links", json={"other": msp},
+                          headers={"X-CSRF-Token": kirsty.csrf})
+    assert refused.status_code == 403
+    assert "only if one of them is your own enquiry" in refused.json()["detail"]
+    assert msp not in _linked_on_page(kirsty, colleague)
+
+
 def test_staff_link_across_members_through_the_api(
         portal: Seeded, clients: dict[str, Client]) -> None:
     staff = clients["staff"]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_bridge.errors import InputError, NotFoundError
-from crm_bridge.links import MAX_REASON, Actor, LinkDone, link, unlink
+from crm_bridge.links import MAX_REASON, Actor, LinkDone, NotYours, link, unlink
 from crm_bridge.portal.context import Visit, visit
 from crm_bridge.portal.routes.api import _post_guard
 
@@ -49,6 +49,8 @@ def _run(v: Visit, token: str | None, reference: str, other: str, reason: str | 
                                                             reason, v.now)
     except NotFoundError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    except NotYours as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
     except InputError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     return LinkOut(reference=done.reference, other=done.other, changed=done.changed,
