@@ -85,7 +85,7 @@ class Note:
 
     text: str
     author: str
-    kind: str = "follow_up"  # follow_up | duplicate_link
+    kind: str = "follow_up"  # follow_up | duplicate_link | duplicate_unlink
     # The same on every try of one outbox row, and on no other: what a CRM that honours
     # idempotency keys needs to take a repeat as the same request. None: no stable key.
     key: str | None = None

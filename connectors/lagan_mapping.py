@@ -63,7 +63,8 @@ class LaganMapping(BaseMapping):
     detail_option: str = "all"
     note_headings: dict[str, str] = Field(default_factory=lambda: {
         "follow_up": "Follow-up from {author}",
-        "duplicate_link": "Linked enquiry, noted by {author}"})
+        "duplicate_link": "Linked enquiry, noted by {author}",
+        "duplicate_unlink": "Enquiry unlinked, noted by {author}"})
 
     @model_validator(mode="after")
     def _templates(self) -> LaganMapping:

@@ -42,6 +42,10 @@ class LocalMapping(BaseMapping):
 
     title: str = "{reference}: {category}"
     constituent_fields: list[str] = Field(default_factory=lambda: ["name", "postcode"])
+    # The first line of a note of each kind (a follow-up has none: the desk shows who wrote
+    # it), so an officer tells a linked or unlinked enquiry from a follow-up.
+    note_headings: dict[str, str] = Field(default_factory=lambda: {
+        "duplicate_link": "Linked enquiry", "duplicate_unlink": "Enquiry unlinked"})
 
 
 class LocalConnector:
@@ -81,7 +85,9 @@ class LocalConnector:
 
     def add_note(self, case_ref: str, note: Note) -> None:
         try:
-            self.store.add_note(case_ref, note.text, note.author)
+            heading = self.mapping.note_headings.get(note.kind)
+            text = f"{heading}:\n\n{note.text}" if heading else note.text
+            self.store.add_note(case_ref, text, note.author)
         except NotFoundError as exc:
             raise PermanentError(str(exc)) from None
         log.info("local add_note %s", case_ref)

@@ -74,6 +74,7 @@ class RtMapping(BaseMapping):
     note_headings: dict[str, str] = Field(default_factory=lambda: {
         "follow_up": "Follow-up from {author}",
         "duplicate_link": "Linked enquiry, noted by {author}",
+        "duplicate_unlink": "Enquiry unlinked, noted by {author}",
     })
 
     @field_validator("subject")

@@ -49,7 +49,7 @@ from crm_bridge.store.engine import make_engine
 from crm_bridge.store.enquiries import get_enquiry
 from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries, outbox
 from crm_bridge.sync.attachments import attachment_findings
-from crm_bridge.sync.links import link_name, usable_link
+from crm_bridge.sync.crm_files import link_name, usable_link
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy
 from crm_bridge.sync.runner import run_sync

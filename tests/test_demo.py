@@ -23,6 +23,7 @@ import requests
 from click.testing import CliRunner, Result
 from portal.portal_support import Client, free_socket
 
+from connectors.local_store import LocalCaseStore
 from crm_bridge.cli import cli
 from crm_bridge.demo import MARKER
 
@@ -131,6 +132,42 @@ def test_one_enquiry_shows_the_whole_lifecycle(small: tuple[Path, dict[str, Any]
     assert local_day(shown["responded_at"]) <= date.fromisoformat(shown["target_date"])
 
 
+def test_linked_duplicates_make_one_crm_case_and_both_get_its_answer(
+        small: tuple[Path, dict[str, Any]]) -> None:
+    """Members' services link the planted duplicates: most before the second is sent (one
+    case in the CRM for the pair), some after (each keeps its case)."""
+    directory, figures = small
+    linked = figures["linked"]
+    late = linked["pairs"] - linked["one_case"]
+    assert linked["one_case"] > late > 0
+    assert linked["pairs"] <= figures["raised_with_a_second_ward_member"]
+    rows = listed(directory)
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_case.setdefault(row["crm_ref"], []).append(row)
+    shared = [pair for pair in by_case.values() if len(pair) > 1]
+    assert len(shared) == linked["one_case"]
+    assert linked["cases"] == linked["one_case"] + 2 * late
+    crm = LocalCaseStore(directory / "local-crm.db")
+    try:
+        assert len(crm.queue(include_done=True)) == len(rows) - linked["one_case"]
+        for first, second in shared:
+            shown = run_json("--config", str(directory / "config.yaml"), "enquiry", "show",
+                             first["reference"])
+            assert shown["linked"] == [second["reference"]]
+            own = [crm.find(r["id"]) for r in (first, second)]
+            assert sum(case is not None for case in own) == 1, "one case for the pair"
+            notes = [e.body for e in crm.events_since(0, kinds=("note",))
+                     if e.case_ref == first["crm_ref"]]
+            added = second if own[0] is not None else first
+            assert any(n.startswith("Linked enquiry") and added["reference"] in n
+                       for n in notes)
+            assert first["status"] == second["status"]
+            assert first["response"] == second["response"]
+    finally:
+        crm.close()
+
+
 def test_sync_after_the_demo_has_nothing_to_push(small: tuple[Path, dict[str, Any]]) -> None:
     directory, _ = small
     report = run_json("--config", str(directory / "config.yaml"), "sync")
@@ -172,6 +209,8 @@ def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     figures = store_figures(listed(tmp_path / "tmp"))
     assert f"{figures['logged']} enquiries logged" in out
     assert "every enquiry has a CRM case" in out
+    assert re.search(r"\d+ pairs of them linked by members' services as the same issue, "
+                     r"making \d+ CRM cases", out), out
     answered = re.search(r"(\d+) answered by the service: (\d+) on time \(\d+%\), (\d+) late",
                          out)
     assert answered is not None

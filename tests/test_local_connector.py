@@ -109,7 +109,7 @@ def test_add_note_appears_on_the_case(
 
     notes = list(desk(connector).events_since(0, kinds=("note",)))
     assert [(n.case_ref, n.actor, n.body) for n in notes] == [
-        (case, "sync", "Raised again by Cllr Tennant (ENQ-2026-000007)")]
+        (case, "sync", "Linked enquiry:\n\nRaised again by Cllr Tennant (ENQ-2026-000007)")]
     with pytest.raises(PermanentError, match="no local case LOC-000099"):
         connector.add_note("LOC-000099", Note("lost", "sync"))
 

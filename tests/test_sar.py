@@ -57,6 +57,9 @@ def _caseload(bridge: Bridge, draft: Callable[..., EnquiryDraft]) -> dict[str, E
                   location="Menteith Gardens")
     still_open = _log(bridge, draft, constituent=ISOBEL, category_id="missed-bin",
                       description="Bin missed again at Quarry Row")
+    # Sent before they are linked, so each keeps a case of its own, answered separately
+    # (linked before, the second would be added to the first's case: tests/test_links.py).
+    sync_crm(bridge, NOW + timedelta(hours=1))
     with bridge.engine.begin() as conn:
         for a, b in ((first, hector), (hector, first)):
             conn.execute(insert(enquiry_links).values(enquiry_id=str(a.id),

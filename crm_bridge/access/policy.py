@@ -35,6 +35,7 @@ __all__ = [
     "UserRole",
     "audience_words",
     "can_add_note",
+    "can_link",
     "can_log_for",
     "can_view",
     "consent_question",
@@ -271,6 +272,17 @@ def can_add_note(who: Principal, enquiry: Enquiry) -> bool:
     """Follow-ups go to the CRM in the member's name: their own enquiries, or staff acting
     for that member."""
     return can_log_for(who, enquiry.member_id)
+
+
+def can_link(who: Principal, one: tuple[str, str | None, bool],
+             other: tuple[str, str | None, bool]) -> bool:
+    """May ``who`` link two enquiries, each given as (member_id, ward_id, consent)? Only
+    enquiries they may see, and at least one their own work (a member's own, or staff
+    acting for its member): a link sends a note to the CRM in that member's name. Staff
+    thereby link across the members they work for."""
+    if not (can_view(who, *one) and can_view(who, *other)):
+        return False
+    return can_log_for(who, one[0]) or can_log_for(who, other[0])
 
 
 def loggable_members(who: Principal, config: CouncilConfig) -> list[tuple[str, str]]:

@@ -54,6 +54,17 @@ def _percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "-"
 
 
+def _linked_lines(result: DemoResult) -> list[str]:
+    links = result.links
+    if not links.pairs:
+        return []
+    late = links.pairs - links.one_case
+    return [f"  {links.pairs} pairs of them linked by members' services as the same issue, "
+            f"making {links.cases} CRM cases:",
+            f"    {links.one_case} linked before the second was sent (one case for the pair), "
+            f"{late} after both were (a note on each case)"]
+
+
 def _print(result: DemoResult) -> None:
     f = result.figures
     config = shlex.quote(str(result.config_path))
@@ -67,6 +78,7 @@ def _print(result: DemoResult) -> None:
         f"  {f.logged} enquiries logged by members"
         + (f" ({result.repeats} about a problem already raised with a ward colleague)"
            if result.repeats else ""),
+        *_linked_lines(result),
         f"  {f.sent} sent to the council's CRM"
         + (": every enquiry has a CRM case" if f.sent == f.logged else
            f"; {f.logged - f.sent} not sent yet ({f.failed_to_send} refused by the CRM)"),

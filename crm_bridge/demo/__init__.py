@@ -11,8 +11,10 @@ Modules: ``workspace`` (the folder), ``places`` and ``texts`` (what enquiries
 say), ``plan`` (who asks what, when), ``fates`` (what services do),
 ``simulate`` (the day-by-day run), ``figures`` (counting the result), ``story``
 (one enquiry start to finish), ``accounts`` (portal sign-ins), ``bulk`` (the stores'
-settings while the demo fills them). Last, it writes the Scrutiny Committee's report for
-the last complete half-year into ``reports/`` (crm_bridge.reports.scrutiny).
+settings while the demo fills them), ``links`` (members' services linking the duplicates,
+so each pair linked before its second enquiry is sent makes one CRM case). Last, it writes
+the Scrutiny Committee's report for the last complete half-year into ``reports/``
+(crm_bridge.reports.scrutiny).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from crm_bridge.app import Bridge
 from crm_bridge.demo.accounts import DemoAccount, add_accounts
 from crm_bridge.demo.fates import assign_fates
 from crm_bridge.demo.figures import Figures, count
+from crm_bridge.demo.links import LinkFigures, count_links, plan_links
 from crm_bridge.demo.plan import plan_enquiries
 from crm_bridge.demo.simulate import simulate
 from crm_bridge.demo.story import example_lifecycle, tell
@@ -49,6 +52,7 @@ class DemoResult:
     first_day: date
     last_day: date
     repeats: int  # enquiries that raised an issue already raised with a ward colleague
+    links: LinkFigures  # those members' services linked, and the CRM cases they made
     syncs: int
     figures: Figures
     example: Enquiry | None
@@ -67,6 +71,7 @@ class DemoResult:
             "first_day": self.first_day.isoformat(),
             "last_day": self.last_day.isoformat(),
             "raised_with_a_second_ward_member": self.repeats,
+            "linked": self.links.as_dict(),
             "sync_runs": self.syncs,
             **self.figures.as_dict(),
             "example": _example(self.example) if self.example else None,
@@ -115,7 +120,8 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
         plans = plan_enquiries(rng, bridge.config, bridge.router, first_day, last_day,
                                enquiries)
         assign_fates(rng, plans, bridge.config, calendar, today)
-        syncs = simulate(bridge, plans, first_day, last_day, now)
+        links = plan_links(plans, last_day)
+        syncs = simulate(bridge, plans, first_day, last_day, now, links)
         example = example_lifecycle(bridge)
         accounts = add_accounts(bridge, now)
         scrutiny = build_scrutiny(bridge.engine, bridge.config, last_complete_half(today),
@@ -128,6 +134,7 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
             first_day=first_day,
             last_day=last_day,
             repeats=sum(1 for p in plans if p.duplicate_of is not None),
+            links=count_links(bridge),
             syncs=syncs,
             figures=count(bridge),
             example=example,

@@ -9,19 +9,22 @@ leave it. Only the clock is simulated (``now=`` and ``at=``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from connectors.base import BaseMapping, Connector, HasOfficerDesk
 from crm_bridge.app import Bridge
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.demo.bulk import bulk_build
+from crm_bridge.demo.links import DemoLink, link_pair
 from crm_bridge.demo.plan import PlannedEnquiry
 from crm_bridge.errors import ConfigError, CrmBridgeError
 from crm_bridge.intake import draft_from, log_enquiry
+from crm_bridge.store.tables import enquiries
 from crm_bridge.sync.runner import run_sync
 
 __all__ = ["SYNC_TIME", "simulate"]
@@ -29,7 +32,7 @@ __all__ = ["SYNC_TIME", "simulate"]
 SYNC_TIME = time(17, 30)
 """When the council's cron runs the sync each day, local time."""
 
-_LOG, _TAKE, _RESPOND, _CLOSE = range(4)
+_LOG, _TAKE, _RESPOND, _CLOSE, _LINK = range(5)
 
 
 class _Case(Protocol):
@@ -62,9 +65,14 @@ def _desk(bridge: Bridge) -> _Desk:
     return cast(_Desk, connector.desk())
 
 
-def _schedule(plans: list[PlannedEnquiry], last_day: date) -> dict[date, list[_Action]]:
-    """Every action on or before ``last_day``, by day; later ones have not happened yet."""
+def _schedule(plans: list[PlannedEnquiry], last_day: date,
+              links: Sequence[DemoLink] = ()) -> dict[date, list[_Action]]:
+    """Every action on or before ``last_day``, by day; later ones have not happened yet. A
+    link's action carries its position in ``links``."""
     by_day: dict[date, list[_Action]] = defaultdict(list)
+    for number, planned in enumerate(links):
+        if planned.at.date() <= last_day:
+            by_day[planned.at.date()].append(_Action(planned.at, _LINK, number))
     for plan in plans:
         for kind, at in ((_LOG, plan.logged_at), (_TAKE, plan.take_at),
                          (_RESPOND, plan.respond_at), (_CLOSE, plan.close_at)):
@@ -92,38 +100,46 @@ def _draft(plan: PlannedEnquiry) -> dict[str, object]:
 
 
 def simulate(bridge: Bridge, plans: list[PlannedEnquiry], first_day: date, last_day: date,
-             now: datetime) -> int:
+             now: datetime, links: Sequence[DemoLink] = ()) -> int:
     """Run ``first_day`` .. ``last_day`` with a sync each evening, then one at ``now``.
 
     Returns how many sync runs there were. A sync that fails stops the demo:
     with the embedded CRM nothing should ever fail.
     """
     desk = _desk(bridge)
-    actions = _schedule(plans, last_day)
+    actions = _schedule(plans, last_day, links)
     with bulk_build([bridge.engine, desk.engine]):
-        return _run_days(bridge, desk, plans, actions, first_day, last_day, now)
+        return _run_days(bridge, desk, plans, actions, first_day, last_day, now, links)
 
 
 def _run_days(bridge: Bridge, desk: _Desk, plans: list[PlannedEnquiry],
               actions: dict[date, list[_Action]], first_day: date, last_day: date,
-              now: datetime) -> int:
+              now: datetime, links: Sequence[DemoLink]) -> int:
     connector, mapping, config = bridge.connector(), bridge.mapping(), bridge.config
     zone = bridge.router.calendar.zone
     enquiry_ids: dict[int, str] = {}
     case_refs: dict[int, str] = {}
 
     def case_of(key: int) -> str:
+        """The enquiry's CRM case: its own, or the one it was added to as a linked duplicate."""
         if key not in case_refs:
-            case = desk.find(enquiry_ids[key])
-            if case is None:
+            with bridge.engine.connect() as conn:
+                ref = conn.execute(select(enquiries.c.crm_ref).where(
+                    enquiries.c.id == enquiry_ids[key])).scalar_one_or_none()
+            if ref is None:
                 raise CrmBridgeError(f"demo: enquiry {enquiry_ids[key]} has no case yet")
-            case_refs[key] = case.case_ref
+            case_refs[key] = ref
         return case_refs[key]
 
     runs = 0
     day = first_day
     while day <= last_day:
         for action in sorted(actions.get(day, ())):
+            if action.kind == _LINK:
+                planned = links[action.key]
+                link_pair(bridge, enquiry_ids[planned.first], enquiry_ids[planned.second],
+                          action.at)
+                continue
             plan = plans[action.key]
             if action.kind == _LOG:
                 logged = log_enquiry(bridge.engine, config, bridge.router,

@@ -1,6 +1,7 @@
 """What the portal changes, shared by its pages and its JSON API so both follow one path:
 log an enquiry (through ``intake.log_enquiry``: stored with its outbox row before anyone
-sees the reference), add a follow-up note, link duplicates, reassign.
+sees the reference), add a follow-up note, link and unlink duplicates (``crm_bridge.links``),
+reassign.
 
 Notes and links go to the CRM by the outbox on the next sync; nothing here waits for it.
 """
@@ -9,22 +10,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import and_, select, update
 
 from crm_bridge.app import Bridge
-from crm_bridge.errors import InputError
+from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.intake import EnquiryDraft, log_enquiry
+from crm_bridge.links import Actor, LinkDone, link, unlink
 from crm_bridge.models import OPEN_STATUSES, Enquiry, Role
 from crm_bridge.portal.audit import record
 from crm_bridge.portal.db import Store
 from crm_bridge.portal.photos import Photo, store_photo
-from crm_bridge.portal.policy import Principal, can_log_for, can_view
+from crm_bridge.portal.policy import Principal, can_log_for
 from crm_bridge.privacy.members import departed
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.outbox import enqueue
-from crm_bridge.store.tables import enquiries, enquiry_links
+from crm_bridge.store.tables import enquiries
 
-__all__ = ["add_note", "link_enquiries", "log_from_portal", "reassign"]
+__all__ = ["add_note", "link_enquiries", "log_from_portal", "reassign", "unlink_enquiries"]
 
 
 def log_from_portal(store: Store, bridge: Bridge, who: Principal, draft: EnquiryDraft,
@@ -53,35 +55,31 @@ def add_note(store: Store, who: Principal, enquiry: Enquiry, text: str,
         record(conn, now, who.username, "added_note", str(enquiry.id))
 
 
+def _actor(who: Principal) -> Actor:
+    return Actor(username=who.username, name=who.name, principal=who)
+
+
 def link_enquiries(store: Store, who: Principal, enquiry: Enquiry, others: list[str],
-                   now: datetime) -> list[str]:
-    """Link ``enquiry`` to the visible enquiries among ``others`` (ids); returns their refs."""
+                   now: datetime, reason: str | None = None) -> list[str]:
+    """Link ``enquiry`` to each of ``others`` (ids or references) that the policy lets
+    ``who`` link it to (``crm_bridge.links``); returns the references newly linked."""
     linked: list[str] = []
     with store.write() as conn:
-        rows = conn.execute(select(enquiries.c.id, enquiries.c.reference, enquiries.c.member_id,
-                                   enquiries.c.ward_id, enquiries.c.consent_to_share)
-                            .where(enquiries.c.id.in_(others[:20]))).all()
-        for row in rows:
-            if row.id == str(enquiry.id) or not can_view(who, row.member_id, row.ward_id,
-                                                         row.consent_to_share):
-                continue
-            _link(conn, str(enquiry.id), row.id)
-            _link(conn, row.id, str(enquiry.id))
-            linked.append(row.reference)
-            enqueue(conn, str(enquiry.id), "add_note",
-                    {"text": f"Same issue as {row.reference}", "author": who.name,
-                     "kind": "duplicate_link"}, now)
-        if linked:
-            add_history(conn, str(enquiry.id), now, "linked", who.username, ", ".join(linked))
-            record(conn, now, who.username, "linked", str(enquiry.id), ", ".join(linked))
+        for other in others[:20]:
+            try:
+                done = link(conn, _actor(who), str(enquiry.id), other, reason, now)
+            except NotFoundError:
+                continue  # gone, or not theirs to see: as the page showed it, not an error
+            if done.changed:
+                linked.append(done.other)
     return linked
 
 
-def _link(conn: Connection, a: str, b: str) -> None:
-    exists = conn.execute(select(enquiry_links.c.enquiry_id).where(
-        enquiry_links.c.enquiry_id == a, enquiry_links.c.linked_id == b)).first()
-    if exists is None:
-        conn.execute(enquiry_links.insert().values(enquiry_id=a, linked_id=b, kind="duplicate"))
+def unlink_enquiries(store: Store, who: Principal, enquiry: Enquiry, other: str,
+                     reason: str, now: datetime) -> LinkDone:
+    """Undo the link between ``enquiry`` and ``other``, recording who, when and why."""
+    with store.write() as conn:
+        return unlink(conn, _actor(who), str(enquiry.id), other, reason, now)
 
 
 def reassign(store: Store, bridge: Bridge, who: Principal, from_member: str, to_member: str,

@@ -26,9 +26,11 @@ from crm_bridge.portal.render import make_templates, render
 from crm_bridge.portal.routes import (
     admin,
     api,
+    api_links,
     auth,
     enquiries,
     home,
+    links,
     new,
     search,
     staff,
@@ -89,7 +91,8 @@ def create_app(bridge: Bridge, secret: bytes,
                               by_user=Throttle(limit=5, window=15 * 60),
                               by_address=Throttle(limit=50, window=15 * 60), clock=clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, new, enquiries, search, statistics, staff, admin, api):
+    for module in (auth, home, new, enquiries, links, search, statistics, staff, admin, api,
+                   api_links):
         app.include_router(module.router)
     logo = bridge.loaded.resolve(bridge.config.portal.logo) if bridge.config.portal.logo else None
 

@@ -34,7 +34,7 @@ from crm_bridge.access.policy import (
 from crm_bridge.models import OPEN_STATUSES, Enquiry, Status
 from crm_bridge.store.enquiries import EnquiryFilter, get_enquiry
 from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries
-from crm_bridge.sync.links import usable_link
+from crm_bridge.sync.crm_files import usable_link
 
 __all__ = [
     "COUNT_CAP",

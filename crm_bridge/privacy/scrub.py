@@ -4,10 +4,10 @@ Shared by `crm-bridge purge` (retention) and `crm-bridge sar erase` (erasure), s
 remove exactly the same things. The enquiry row stays, with what reports count (ward,
 category, service, member, dates, status, CRM case reference) and ``purged_at``; the
 constituent's details, the description, location, response and failure text are removed;
-history rows keep their event, date, actor and status but lose their text; the outbox's
-work for the CRM, photos, links to files on the CRM case, and unsent e-mail bodies go. On
-SQLite the search index follows by its triggers (migration 0006); ``compact`` then rewrites
-what the removed text left on disk.
+history rows keep their event, date, actor and status but lose their text, and links to
+other enquiries their reasons; the outbox's work for the CRM, photos, links to files on
+the CRM case, and unsent e-mail bodies go. On SQLite the search index follows by its
+triggers (migration 0006); ``compact`` then rewrites what the removed text left on disk.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from crm_bridge.store.tables import (
     crm_attachment_links,
     enquiries,
     enquiry_history,
+    enquiry_links,
     notifications,
     outbox,
 )
@@ -100,6 +101,11 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
                                                    enquiry_history.c.detail != "")
                      .values(detail=""))
         conn.execute(delete(outbox).where(outbox.c.enquiry_id.in_(chunk)))
+        x = enquiry_links.c  # why a pair was linked or unlinked: free text, may name people
+        conn.execute(update(enquiry_links).where(
+            x.enquiry_id.in_(chunk) | x.linked_id.in_(chunk),
+            x.reason.is_not(None) | x.unlink_reason.is_not(None))
+            .values(reason=None, unlink_reason=None))
         n = notifications.c
         conn.execute(update(notifications).where(n.enquiry_id.in_(chunk),
                                                  n.state.in_(("pending", "held")))

@@ -62,8 +62,9 @@ def repeat_issues(conn: Connection, config: CouncilConfig, period: Period,
     in_period = (_c.received_at >= start, _c.received_at < end)
     links = enquiry_links.c
     # From the (small) links table to the enquiries, not a look-up per enquiry.
-    either = union(select(links.enquiry_id.label("id")),
-                   select(links.linked_id.label("id"))).subquery()
+    either = union(select(links.enquiry_id.label("id")).where(links.unlinked_at.is_(None)),
+                   select(links.linked_id.label("id")).where(links.unlinked_at.is_(None))
+                   ).subquery()
     linked_count = conn.execute(
         select(func.count()).select_from(either.join(enquiries, _c.id == either.c.id))
         .where(*in_period)).scalar_one()

@@ -233,7 +233,8 @@ def get_enquiry(conn: Connection, reference_or_id: str) -> Enquiry | None:
         conn.execute(
             select(enquiries.c.reference)
             .join(enquiry_links, enquiry_links.c.linked_id == enquiries.c.id)
-            .where(enquiry_links.c.enquiry_id == enquiry_id)
+            .where(enquiry_links.c.enquiry_id == enquiry_id,
+                   enquiry_links.c.unlinked_at.is_(None))  # an unlinked pair keeps its row
             .order_by(enquiries.c.reference)
         ).scalars()
     )

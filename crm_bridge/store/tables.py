@@ -91,6 +91,9 @@ enquiries = Table(
     # Migration 0010: the bridge's time when a CRM response was first stored (the portal's
     # "Responses since you last looked"; responded_at is the CRM's own time of the response).
     Column("response_arrived_at", UTC_TIME),
+    # Migration 0014: the enquiry whose CRM case this one was added to as a linked duplicate
+    # (its crm_ref is then that case's); the CRM's answers on that case reach both.
+    Column("folded_into", String(36)),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -118,6 +121,7 @@ enquiries = Table(
     # The portal's responses since an account last looked: everyone's, a member's (0010).
     Index("ix_enquiries_response_arrived", "response_arrived_at"),
     Index("ix_enquiries_member_arrived", "member_id", "response_arrived_at"),
+    Index("ix_enquiries_folded_into", "folded_into"),
 )
 
 enquiry_history = Table(
@@ -144,6 +148,15 @@ enquiry_links = Table(
     Column("linked_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
            primary_key=True),
     Column("kind", String(20), nullable=False, default="duplicate"),
+    # Migration 0014: who linked the pair, when and why; and who undid it, when and why (an
+    # unlinked pair keeps its row: see crm_bridge/links.py). Empty for links made before.
+    Column("linked_by", String(200)),
+    Column("linked_at", UTC_TIME),
+    Column("reason", Text),
+    Column("unlinked_by", String(200)),
+    Column("unlinked_at", UTC_TIME),
+    Column("unlink_reason", Text),
+    Index("ix_enquiry_links_linked_id", "linked_id"),
 )
 
 outbox = Table(

@@ -10,7 +10,7 @@ Connectors with timestamp cursors re-read an overlap before the cursor (see docs
 so the same change may arrive again, in the same batch or a later one; it is applied once.
 A change older than the newest one already applied (a late commit caught by the overlap)
 is recorded in the history but does not move the status back. Files officers attached in
-the CRM are kept on the enquiry as links, once each (``crm_bridge.sync.links``).
+the CRM are kept on the enquiry as links, once each (``crm_bridge.sync.crm_files``).
 
 Within a batch, enquiries are written in id order, as the overdue step locks them, so on
 PostgreSQL the two (run by different processes) cannot deadlock.
@@ -31,7 +31,8 @@ from crm_bridge.models import Status
 from crm_bridge.store.cursors import get_cursor, set_cursor
 from crm_bridge.store.enquiries import add_history_rows, history_row, set_fields_rows
 from crm_bridge.store.tables import enquiries, enquiry_history
-from crm_bridge.sync.links import record_links
+from crm_bridge.sync.crm_files import record_links
+from crm_bridge.sync.links import fan_out
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, retrying
 
@@ -132,6 +133,7 @@ def apply_updates(conn: Connection, batch: Sequence[CaseUpdate], mapping: BaseMa
     mine = [(rows[key], u) for u in batch
             if (key := ("ext", u.external_ref) if u.external_ref else ("case", u.case_ref))
             in rows]
+    mine = fan_out(conn, mine)  # enquiries folded into a case hear what the case hears
     mine.sort(key=lambda pair: str(pair[0].id))  # stable: each enquiry's changes keep order
     record_links(conn, [(row, u) for row, u in mine if u.attachments], now, report)
     seen, newest = _applied(conn, sorted({str(row.id) for row, _ in mine}))

@@ -52,6 +52,7 @@ from crm_bridge.store.outbox import (
 from crm_bridge.store.tables import enquiries
 from crm_bridge.sync.attachments import KIND as ATTACHMENT
 from crm_bridge.sync.attachments import send_attachment
+from crm_bridge.sync.links import Folding
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, call_with_retry, requeue_delay
 
@@ -105,6 +106,7 @@ class _Push:
         self.engine, self.connector, self.config = engine, connector, config
         self.policy, self.now, self.report, self.dry_run = policy, now, report, dry_run
         self.opened = _OpenedCases(engine, now)
+        self.folding = Folding(engine, connector, config, policy, now)  # linked enquiries
         self._started = time.monotonic()
         self._failing = 0  # rows in a row the CRM could not take
 
@@ -117,6 +119,7 @@ class _Push:
         try:
             for batch in _batches(pending):
                 ahead = _ReadAhead(self.engine, batch)
+                self.folding.prepare(batch)
                 for position, claim in enumerate(batch):
                     if (claim.locked or claim.kind != "create_case"
                             or claim.enquiry_id in self.opened):
@@ -202,6 +205,11 @@ class _Push:
         except ValidationError as exc:  # edited by hand in the store: say so, go on
             raise PermanentError(f"the stored enquiry is not valid: {exc.errors()[0]['msg']} "
                                  f"({'.'.join(map(str, exc.errors()[0]['loc']))})") from None
+        if self.folding.may_fold(claim.enquiry_id):
+            self.opened.write()  # a linked enquiry's case opened in this run must be seen
+            if self.folding.fold(claim, row):
+                self.report.pushed += 1
+                return
         destination = self.config.service(enquiry.service_id)
         if destination is None:
             raise PermanentError(

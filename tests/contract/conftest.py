@@ -325,7 +325,9 @@ class RestOfficer:
         return [c.id for c in self.crm.cases_for(str(enquiry.id))]
 
     def notes(self, case_ref: str) -> list[str]:
-        return [str(n.get("text")) for n in self.crm.cases[case_ref].notes]
+        """Each note as the CRM shows it: its kind (a field of its own here), then its text."""
+        return [f"[{n['kind']}] {n.get('text')}" if n.get("kind") else str(n.get("text"))
+                for n in self.crm.cases[case_ref].notes]
 
 
 @backend_factory("rest", features={"credentials"})

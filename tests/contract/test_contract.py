@@ -62,6 +62,28 @@ def test_notes_reach_the_case_in_order(backend: Backend) -> None:
     assert "Same pothole as ENQ-2026-000007." in notes[1]
 
 
+def test_link_and_unlink_notes_reach_the_case_each_saying_which_it_is(
+        backend: Backend) -> None:
+    """Linking two enquiries puts a duplicate_link note on the case; undoing the link a
+    duplicate_unlink note. The officer reads both, in order, and can tell which is which
+    (a heading or a field of the CRM's own, not only the words of the text)."""
+    case = backend.connector.create_case(make_enquiry(backend.destination), backend.destination)
+    backend.connector.add_note(case.id, Note(
+        "Same pothole as ENQ-2026-000007 (CRM case 12), raised with Cllr Tennant.",
+        "Members' Services", kind="duplicate_link", key=f"link-{case.id}"))
+    backend.connector.add_note(case.id, Note(
+        "Not the same pothole as ENQ-2026-000007 after all.",
+        "Members' Services", kind="duplicate_unlink", key=f"unlink-{case.id}"))
+
+    notes = backend.officer.notes(case.id)
+    assert len(notes) == 2, notes
+    linked, unlinked = notes
+    assert "Same pothole as ENQ-2026-000007 (CRM case 12), raised with Cllr Tennant." in linked
+    assert "Not the same pothole as ENQ-2026-000007 after all." in unlinked
+    assert "link" in linked.lower() and "unlink" not in linked.lower(), linked
+    assert "unlink" in unlinked.lower(), unlinked
+
+
 def test_officer_statuses_map_to_bridge_statuses(backend: Backend) -> None:
     """Taking a case reads as in progress; resolving it as responded."""
     _, cursor = _drain(backend.connector, None)

@@ -168,6 +168,17 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         assert "The constituent called again" in page.locator("#history").inner_text()
         j.check("enquiry")
 
+        # Unlink: a reason is required (the error summary), then both histories record it.
+        page.get_by_text("Unlink an enquiry that is not the same issue").click()
+        page.get_by_role("button", name="Unlink").click()
+        assert page.locator(".govuk-error-summary").is_visible()
+        j.check("unlink-error")
+        page.get_by_label("Why they are not the same issue").fill("A different lamp post")
+        page.get_by_role("button", name="Unlink").click()
+        page.wait_for_url(f"**/enquiries/{reference}#linked")
+        assert page.locator("#linked").count() == 0
+        assert "A different lamp post" in page.locator("#history").inner_text()
+
         page.get_by_role("link", name="Dashboard").click()
         assert reference in page.locator("#mine").inner_text()
 

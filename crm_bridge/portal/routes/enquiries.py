@@ -28,7 +28,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, str],
-                  note: str = "", status: int = 200) -> Response:
+                  note: str = "", status: int = 200,
+                  values: dict[str, str] | None = None) -> Response:
     portal = v.portal
     config = portal.bridge.config
     with portal.store.write() as conn:
@@ -47,6 +48,7 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
                   note=note, may_note=can_add_note(who, enquiry), today=today,
                   shared_with=shared_with(config, enquiry.member_id, enquiry.consent.to_share),
                   reassign_to=reassign_to if who.is_staff else [],
+                  may_link=can_log_for(who, enquiry.member_id), values=values or {},
                   history=list(reversed(enquiry.history)))
 
 
