@@ -42,7 +42,8 @@ def _check_template(value: str, allowed: tuple[str, ...] = PLACEHOLDERS) -> str:
     try:
         names = _names(value)
     except ValueError as exc:
-        raise ValueError(f"is not a valid template ({exc}); write {{{{ and }}}} for braces") from None
+        raise ValueError(f"is not a valid template ({exc}); write {{{{ and }}}} for "
+                         "braces") from None
     unknown = sorted(names - set(allowed))
     if unknown:
         raise ValueError(f"names {', '.join('{' + n + '}' for n in unknown)}; the placeholders "
