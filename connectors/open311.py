@@ -161,7 +161,7 @@ class Open311Connector:
                                  "(run `crm-bridge connector check`)")
         enquiry_id = str(enquiry.id)
         if not fresh:
-            existing = self._find(enquiry_id, spec.code)
+            existing = self._find(enquiry_id, spec.code, enquiry.received_at)
             if existing is not None:
                 log.info("open311 create_case %s: found request %s", enquiry.reference,
                          existing)
@@ -282,10 +282,13 @@ class Open311Connector:
         since = (datetime.now(UTC) - timedelta(hours=1)).strftime(_WIRE_TIME)
         self.wire.call("GET", UPDATES, [("start_date", since)], key=True)
 
-    def _find(self, enquiry_id: str, code: str) -> str | None:
+    def _find(self, enquiry_id: str, code: str, received: datetime) -> str | None:
+        """The request carrying the enquiry's marker, among the service's requests since
+        the enquiry arrived (a day's margin for the server's clock), within the window."""
         now = datetime.now(UTC)  # a search window, not a cursor: the bridge's clock will do
         window = timedelta(days=self.settings.search_window_days)
-        params = [("service_code", code), ("start_date", _wire_time(now - window)),
+        start = max(received - timedelta(days=1), now - window)
+        params = [("service_code", code), ("start_date", _wire_time(start)),
                   ("end_date", _wire_time(now + timedelta(days=1)))]
         for item in _items(self.wire.call("GET", "requests", params)):
             if has_marker(self.mapping, item, enquiry_id):
