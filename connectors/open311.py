@@ -212,7 +212,10 @@ class Open311Connector:
         if since and start is None:
             log.warning("open311: cursor %r is not a timestamp; reading every change again",
                         since)
-        cut = start - timedelta(seconds=self.settings.overlap_seconds) if start else None
+        if start is not None:
+            cut = start - timedelta(seconds=self.settings.overlap_seconds)
+        else:  # the first read: a window on the bridge's clock, as no cursor is held yet
+            cut = datetime.now(UTC) - timedelta(days=self.settings.search_window_days)
         source = self._updates_source()
         high, marked = start, start
         seen: set[str] = set()
@@ -240,7 +243,7 @@ class Open311Connector:
                 yield CursorMark(_wire_time(high))  # read past what is not to be applied
                 marked = high
             newest = changes[-1].at
-            if cut is not None and newest <= cut:
+            if newest <= cut:
                 break
             cut = newest
         log.info("open311 fetch_updates since %s: %d changes (%s)", since, count, source)
@@ -321,12 +324,12 @@ class Open311Connector:
                                  f"it accepted under token {token}; trying again later")
         return found
 
-    def _changes(self, source: str, cut: datetime | None) -> list[Change]:
+    def _changes(self, source: str, cut: datetime) -> list[Change]:
         if source == UPDATES:
-            params = [("start_date", _wire_time(cut))] if cut else []
+            params = [("start_date", _wire_time(cut))]
             return [c for item in _items(self.wire.call("GET", UPDATES, params, key=True))
                     if (c := self._update_change(item)) is not None]
-        params = [(self.settings.updated_after_param, _wire_time(cut))] if cut else []
+        params = [(self.settings.updated_after_param, _wire_time(cut))]
         return [c for item in _items(self.wire.call("GET", "requests", params))
                 if (c := self._request_change(item)) is not None]
 
