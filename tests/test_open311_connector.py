@@ -13,7 +13,7 @@ from support.open311_double import Open311Double, open311_double
 from support.open311_kit import GRAFFITI, POTHOLES, connect, site_mapping
 
 from connectors.base import Note
-from crm_bridge.errors import PermanentError
+from crm_bridge.errors import PermanentError, TransientError
 from crm_bridge.models import Constituent
 
 
@@ -143,3 +143,16 @@ def test_notes_go_as_updates_with_their_key() -> None:
         assert note["update_id"] == "note-7"
         assert "A child tripped here." in note["description"]
         assert note["description"].endswith("[crm-bridge note]")
+
+
+def test_a_fresh_try_whose_answer_is_lost_is_found_by_the_next_try() -> None:
+    """fresh=True skips the look-up only on the first try; the retry (not fresh) finds the
+    request the server made before the answer was lost."""
+    with open311_double() as server:
+        enquiry = make_enquiry(POTHOLES)
+        server.fail_next("POST requests", "drop")
+        with pytest.raises(TransientError):
+            connect(server).create_case(enquiry, POTHOLES, fresh=True)
+        again = connect(server).create_case(enquiry, POTHOLES)
+        assert not again.created
+        assert list(server.state.requests) == [again.id]
