@@ -8,11 +8,12 @@ only the contact details ``connector.contact_fields`` lists (none by default).
 
 Idempotency: every request carries the enquiry's id in a marker the mapping names (a
 line at the end of the description, an attribute, or both). Before a repeat create the
-bridge lists the service's requests of the last ``search_window_days`` and takes the one
-carrying the marker; ``fresh=True`` (the outbox shows no earlier attempt) skips that
-look-up. A server that answers with a token rather than an id is asked ``GET tokens/…``
-at once; if the id is not ready, ``token:<token>`` is kept as the case reference and
-resolved again on each later call that needs the id. The request is never posted twice
+bridge lists the service's requests since the enquiry arrived (a day earlier, for the
+server's clock; at most ``search_window_days`` back) and takes the one carrying the
+marker; ``fresh=True`` (the outbox shows no earlier attempt) skips that look-up. A server
+that answers with a token rather than an id is asked ``GET tokens/…`` at once; if the id
+is not ready, ``token:<token>`` is kept as the case reference and resolved again on each
+later call that needs the id. The request is never posted twice
 for it: updates name the enquiry by the marker, not by the reference.
 
 Changes come back from mySociety's ``servicerequestupdates`` extension when the server
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "token:"  # noqa: S105 (a case reference prefix, not a secret)
 UPDATES = "servicerequestupdates"
 _WIRE_TIME = "%Y-%m-%dT%H:%M:%SZ"
+_IDS_PER_READ = 50  # service_request_ids in one GET requests (they go in its URL)
 
 
 class Open311Settings(BaseModel):
@@ -362,14 +364,14 @@ class Open311Connector:
         """Which enquiry each request belongs to, from its marker: one GET for all the
         requests an update names that this connector has not met yet."""
         unknown = sorted(r for r in request_ids if r not in self._refs)
-        if not unknown:
-            return
-        listed = _items(self.wire.call("GET", "requests",
-                                       [("service_request_id", ",".join(unknown))]))
-        for item in listed:
-            request_id = _text(item.get("service_request_id"))
-            if request_id is not None:
-                self._refs[request_id] = marked_id(self.mapping, item)
+        for start in range(0, len(unknown), _IDS_PER_READ):
+            chunk = unknown[start:start + _IDS_PER_READ]
+            listed = _items(self.wire.call("GET", "requests",
+                                           [("service_request_id", ",".join(chunk))]))
+            for item in listed:
+                request_id = _text(item.get("service_request_id"))
+                if request_id is not None:
+                    self._refs[request_id] = marked_id(self.mapping, item)
 
 
 def _needs_lxml() -> None:
