@@ -55,7 +55,7 @@ from connectors.open311_mapping import (
     request_form,
 )
 from connectors.open311_settings import Open311Settings
-from connectors.open311_wire import Open311Wire
+from connectors.open311_wire import Open311Wire, server_errors
 from crm_bridge.errors import MisconfiguredError, PermanentError, TransientError
 from crm_bridge.extras import missing_extra
 from crm_bridge.models import Enquiry, ServiceDestination
@@ -127,6 +127,9 @@ class Open311Connector:
         request_id = _text(answer.get("service_request_id"))
         if request_id is None:
             token = _text(answer.get("token"))
+            if token is None and server_errors(answer):  # an error list, sent with HTTP 200
+                raise PermanentError("the Open311 server refused POST requests: "
+                                     + "; ".join(server_errors(answer)))
             if token is None:
                 raise TransientError("the Open311 server accepted POST requests but answered "
                                      "with neither service_request_id nor token")

@@ -111,3 +111,11 @@ def test_each_fault_on_a_read_is_transient(fault: str) -> None:
         with pytest.raises(TransientError):
             crm.health()
         crm.health()  # and the next call goes through
+
+
+def test_an_error_list_sent_with_200_is_a_refusal(faults: FaultServer) -> None:
+    """Some servers answer a refused create with HTTP 200 and the error list."""
+    faults.answer(Fault(200, json.dumps([{"code": "BAD_LOCATION",
+                                          "description": "Outside the council area"}]).encode()))
+    with pytest.raises(PermanentError, match="Outside the council area"):
+        _on(faults).create_case(make_enquiry(POTHOLES), POTHOLES, fresh=True)
