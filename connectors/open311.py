@@ -261,7 +261,11 @@ class Open311Connector:
     def _resolve_token(self, token: str) -> str | None:
         if token in self._tokens:
             return self._tokens[token]
-        answer = self.wire.call("GET", f"tokens/{token}")
+        try:
+            answer = self.wire.call("GET", f"tokens/{token}")
+        except PermanentError as exc:  # some servers refuse a token they have not processed
+            log.info("open311: token not resolved yet (%s)", type(exc).__name__)
+            return None
         found = _text(_first(answer).get("service_request_id")) if _items(answer) else None
         if found is not None:
             self._tokens[token] = found
