@@ -53,3 +53,12 @@ def test_a_repeat_create_after_a_token_opens_no_second_request() -> None:
         assert not again.created
         assert again.id in server.state.requests
         assert server.calls["POST requests"] == 1
+
+
+def test_a_token_the_server_refuses_to_look_up_is_still_pending() -> None:
+    """A server may answer 404 for a token it has not processed: no note is failed for it,
+    it waits for a later run."""
+    with open311_double(tokens=True) as server:
+        with pytest.raises(TransientError, match="not yet given an id"):
+            connect(server).add_note("token:0123456789abcdef", Note("Still there.", "cllr-x"))
+        assert server.calls["GET tokens"] == 1
