@@ -57,7 +57,6 @@ from connectors.open311_mapping import (
 from connectors.open311_settings import Open311Settings
 from connectors.open311_wire import Open311Wire, server_errors
 from crm_bridge.errors import MisconfiguredError, PermanentError, TransientError
-from crm_bridge.extras import missing_extra
 from crm_bridge.models import Enquiry, ServiceDestination
 
 __all__ = ["Open311Connector", "Open311Settings"]
@@ -93,8 +92,6 @@ class Open311Connector:
     def __init__(self, settings: Open311Settings, context: ConnectorContext) -> None:
         self.settings = settings
         self.mapping: Open311Mapping = context.mapping  # type: ignore[assignment]
-        if settings.format == "xml":
-            _needs_lxml()
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.wire = Open311Wire(
             settings.url, settings.format, api_key=key,
@@ -329,15 +326,6 @@ class Open311Connector:
                 request_id = _text(item.get("service_request_id"))
                 if request_id is not None:
                     self._refs[request_id] = marked_id(self.mapping, item)
-
-
-def _needs_lxml() -> None:
-    """The XML format reads answers with lxml (the ``open311`` extra): say so at once."""
-    try:
-        import lxml.etree  # noqa: F401
-    except ModuleNotFoundError as exc:
-        raise missing_extra("the open311 connector's XML format", exc,
-                            prefer="open311") from None
 
 
 def _items(answer: Any) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connectors.open311_mapping import ContactField
 from connectors.open311_wire import Format
+from crm_bridge.extras import missing_extra
 
 __all__ = ["Open311Settings"]
 
@@ -55,6 +56,18 @@ class Open311Settings(BaseModel):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// on a trusted network)")
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _reader_installed(cls, value: Format) -> Format:
+        """The XML format reads answers with lxml (the ``open311`` extra): say so at once."""
+        if value == "xml":
+            try:
+                import lxml.etree  # noqa: F401
+            except ModuleNotFoundError as exc:
+                raise ValueError(str(missing_extra("the XML format", exc,
+                                                   prefer="open311"))) from None
         return value
 
     @field_validator("contact_fields")

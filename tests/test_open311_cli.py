@@ -4,8 +4,10 @@ the admin one line per service of the example council."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from cli_support import invoke
 from support.open311_double import open311_double
 from sync.council import configure
@@ -42,3 +44,13 @@ def test_connector_check_names_each_service_to_fix(config_file: Path) -> None:
     assert "service code 'POT' (Pothole), which has no attributes" in done.output
     assert ("service code 'GR' (Graffiti) requires attribute(s) fixmystreet_id, service, "
             "usrn, which the mapping leaves empty") in done.output
+
+
+def test_the_xml_format_without_lxml_names_the_extra(config_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lxml.etree", None)  # as if lxml were not installed
+    _use(config_file, "https://open311.council.example/open311/v2", format="xml")
+    done = invoke(["--config", str(config_file), "check-config"], env={KEY_VARIABLE: "k"})
+    assert done.exit_code == 2
+    assert ("connector.format: the XML format needs lxml: pip install "
+            "'crm-bridge[open311]'") in done.output
