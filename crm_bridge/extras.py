@@ -39,21 +39,25 @@ def _extras(distribution: str) -> dict[str, list[str]]:
     return extras
 
 
-def extra_providing(distribution: str, module: str) -> str | None:
-    """The extra of ``distribution`` that requires a package named like ``module``; of
+def extra_providing(distribution: str, module: str, prefer: str | None = None) -> str | None:
+    """The extra of ``distribution`` that requires a package named like ``module``: ``prefer``
+    (the part's own extra, e.g. the connector's name) when it is one of them; else, of
     several (``dev`` pulls in everything), the smallest, which is the one made for it."""
     extras = _extras(distribution)
     providing = [extra for extra, names in extras.items()
                  if _normal(module) in {_normal(name) for name in names}]
+    if prefer is not None and prefer in providing:
+        return prefer
     return min(providing, key=lambda e: (len(extras[e]), e)) if providing else None
 
 
-def missing_extra(what: str, exc: ModuleNotFoundError,
-                  distribution: str = "crm-bridge") -> ConfigError:
+def missing_extra(what: str, exc: ModuleNotFoundError, distribution: str = "crm-bridge",
+                  prefer: str | None = None) -> ConfigError:
     """The error for ``what`` (e.g. "the lagan connector") failing to import ``exc.name``:
-    the packages of the extra that provides it, and the command that installs them."""
+    the packages of the extra that provides it (``prefer`` first, see ``extra_providing``),
+    and the command that installs them."""
     module = (exc.name or "").split(".")[0]
-    extra = extra_providing(distribution, module) if module else None
+    extra = extra_providing(distribution, module, prefer) if module else None
     if extra:
         names = sorted(_extras(distribution)[extra], key=lambda n: _normal(n) != _normal(module))
         return ConfigError(f"{what} needs {' and '.join(names)}: "

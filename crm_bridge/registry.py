@@ -37,7 +37,7 @@ def connector_class(name: str) -> Any:
             return ep.load()
         except ModuleNotFoundError as exc:  # an extra not installed, e.g. zeep for lagan
             raise missing_extra(f"the {name} connector", exc,
-                                ep.dist.name if ep.dist else "crm-bridge") from None
+                                ep.dist.name if ep.dist else "crm-bridge", prefer=name) from None
     raise ConfigError(unknown("connector", name, available()))
 
 

@@ -16,7 +16,7 @@ def _missing(name: str) -> ModuleNotFoundError:
 
 
 @pytest.mark.parametrize(("module", "extra"), [
-    ("zeep", "lagan"), ("lxml", "lagan"), ("psycopg", "postgres"), ("yaml", None),
+    ("zeep", "lagan"), ("lxml", "open311"), ("psycopg", "postgres"), ("yaml", None),
 ])
 def test_each_optional_package_maps_to_its_own_extra_not_dev(module: str,
                                                              extra: str | None) -> None:
@@ -29,6 +29,14 @@ def test_the_message_names_the_packages_and_the_command() -> None:
     assert str(error) == "the lagan connector needs zeep and lxml: pip install 'crm-bridge[lagan]'"
     error = missing_extra("the PostgreSQL store", _missing("psycopg"))
     assert str(error) == "the PostgreSQL store needs psycopg: pip install 'crm-bridge[postgres]'"
+
+
+def test_a_part_is_told_to_install_its_own_extra_when_that_provides_the_module() -> None:
+    """lxml is in both [lagan] and [open311]: the lagan connector is told [lagan]."""
+    error = missing_extra("the lagan connector", _missing("lxml"), prefer="lagan")
+    assert str(error) == "the lagan connector needs lxml and zeep: pip install 'crm-bridge[lagan]'"
+    error = missing_extra("the open311 connector", _missing("lxml"), prefer="open311")
+    assert str(error) == "the open311 connector needs lxml: pip install 'crm-bridge[open311]'"
 
 
 def test_a_module_no_extra_provides_is_reported_as_a_broken_install() -> None:

@@ -57,7 +57,7 @@ HEAVY = ["fastapi", "starlette", "zeep", "lxml", "requests", "sqlalchemy", "alem
 
 NOT_FOR_SYNC = ["fastapi", "starlette", "zeep", "lxml", "alembic", "mako", "holidays",
                 "jinja2", "sqlalchemy.dialects.postgresql", "crm_bridge.portal",
-                "connectors.lagan", "connectors.rt", "connectors.rest"]
+                "connectors.lagan", "connectors.rt", "connectors.rest", "connectors.open311"]
 """A sync on SQLite through the local connector with nothing to do needs none of these."""
 
 

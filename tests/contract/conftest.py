@@ -31,6 +31,7 @@ from support.connector_kit import closed_port
 from support.crm_standin import CrmStandin, crm_standin
 from support.lagan_double import LaganDouble, lagan_double
 from support.lagan_double.server import Personality
+from support.open311_double import Open311Double, open311_double
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
 
 from connectors.base import BaseMapping, Connector, ConnectorContext, Note
@@ -38,6 +39,8 @@ from connectors.lagan import LaganConnector, LaganSettings
 from connectors.lagan_mapping import LaganMapping
 from connectors.local import LocalConnector, LocalMapping, LocalSettings
 from connectors.local_store import LocalCaseStore
+from connectors.open311 import Open311Connector, Open311Settings
+from connectors.open311_mapping import Open311Mapping, has_marker
 from connectors.rest import RestConnector, RestSettings
 from connectors.rest_mapping import RestMapping
 from connectors.rt import RtConnector, RtSettings
@@ -87,6 +90,9 @@ class Backend:
     reason: str  # words of the CRM's own that its refusal carries
     unreachable: Callable[[], Connector]  # configured for a CRM that is not there
     wrong_credentials: Callable[[], Connector] | None = None
+    # Feature "faults": the CRM's next write (opening a case) fails this way: "refused",
+    # "500", "429", or "drop" (carried out, then the connection closed with no answer).
+    fail_next_write: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -353,3 +359,75 @@ def rest(tmp_path: Path) -> Iterator[Backend]:
             unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}"),
             wrong_credentials=lambda: connect(token="not-the-token"),
         )
+
+
+# -- open311: the GeoReport v2 double (tests/support/open311_double), over real HTTP ----------
+
+
+class Open311ContractOfficer:
+    def __init__(self, double: Open311Double, mapping: Open311Mapping) -> None:
+        self.double = double
+        self.mapping = mapping
+
+    def take(self, case_ref: str) -> None:
+        self.double.state.act(case_ref, "in_progress")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.double.state.act(case_ref, "in_progress", text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.double.state.act(case_ref, "fixed")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return [r.id for r in self.double.state.requests.values()
+                if has_marker(self.mapping, r.public(), str(enquiry.id))]
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [n["description"] for n in self.double.state.requests[case_ref].notes]
+
+
+def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backend]:
+    shipped = _mapping(Open311Mapping, "open311")
+    # A site maps its services to its server's codes, as here: GR is the recorded service
+    # with required attributes, filled from the enquiry.
+    mapping = shipped.model_copy(update={"services": {"Roads": Open311Mapping.model_validate(
+        {"connector": "open311", "statuses": {}, "services": {"Roads": {
+            "code": "GR", "attributes": {"service": "{category}", "usrn": "{location}",
+                                         "fixmystreet_id": "{reference}"}}}}
+    ).services["Roads"]}})
+    with ExitStack() as stack:
+        double = stack.enter_context(open311_double(**double_options))
+
+        def connect(url: str = double.url, api_key: str = double.api_key) -> Connector:
+            made = Open311Connector(
+                Open311Settings(url=url, api_key=SecretStr(api_key), format=fmt,
+                                jurisdiction_id=double.jurisdiction_id, timeout_seconds=5),
+                ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        yield Backend(
+            name=f"open311-{fmt}", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=Open311ContractOfficer(double, mapping), reconnect=connect,
+            reject=lambda c: c.add_note("999999", Note("follow-up", "cllr-x")),
+            reason="Service request 999999 not found",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/open311/v2"),
+            wrong_credentials=lambda: connect(api_key="not-the-key"),
+            fail_next_write=lambda kind: double.fail_next("POST requests", kind),
+        )
+        assert not double.problems, double.problems
+
+
+@backend_factory("open311-json", features={"credentials", "faults"})
+def open311_json(tmp_path: Path) -> Iterator[Backend]:
+    """GeoReport v2 in JSON, with mySociety's servicerequestupdates."""
+    yield from _open311(tmp_path, "json")
+
+
+@backend_factory("open311-xml", features={"credentials", "faults"})
+def open311_xml(tmp_path: Path) -> Iterator[Backend]:
+    """GeoReport v2 in XML, answering a create with a token (as open311-adapter's recorded
+    Merton backend does) that resolves at the first look-up."""
+    yield from _open311(tmp_path, "xml", tokens=True, token_pending=0)

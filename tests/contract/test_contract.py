@@ -21,9 +21,11 @@ from .conftest import Backend, SeesFiles
 
 
 def _drain(connector: Connector, since: str | None) -> tuple[list[CaseUpdate], str | None]:
-    """Every update since the cursor, and the cursor to resume from after them."""
-    updates = list(connector.fetch_updates(since))
-    return updates, (updates[-1].cursor if updates else since)
+    """Every update since the cursor, and the cursor to resume from after them (the last
+    update's, or a later ``CursorMark``'s)."""
+    read = list(connector.fetch_updates(since))
+    updates = [u for u in read if isinstance(u, CaseUpdate)]
+    return updates, (read[-1].cursor if read else since)
 
 
 def _for(updates: list[CaseUpdate], case_ref: str) -> list[CaseUpdate]:
@@ -198,3 +200,19 @@ def test_a_photo_reaches_the_case_once_even_after_a_lost_reply(backend: Backend)
                                key=f"photo-contract-{case.id}-2")
     connector.add_attachment(case.id, other)
     assert officer.files(case.id) == [("pothole.png", data), ("kerb.png", other_data)]
+
+
+@pytest.mark.needs("faults")
+@pytest.mark.parametrize("fault", ["refused", "500", "429", "drop"])
+def test_a_fault_on_create_never_makes_a_second_case(backend: Backend, fault: str) -> None:
+    """Refused, failing, busy, or carried out with the answer lost: the try is transient,
+    and the next try (a later sync run) leaves the enquiry with exactly one case."""
+    assert backend.fail_next_write is not None
+    enquiry = make_enquiry(backend.destination)
+    backend.fail_next_write(fault)
+    with pytest.raises(TransientError):
+        backend.connector.create_case(enquiry, backend.destination)
+    again = backend.reconnect().create_case(enquiry, backend.destination)
+
+    assert backend.officer.cases_for(enquiry) == [again.id]
+    assert again.created is (fault != "drop")
