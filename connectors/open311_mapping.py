@@ -95,7 +95,8 @@ class Open311Mapping(BaseMapping):
     fallback_address: str | None = None
     note_headings: dict[str, str] = Field(default_factory=lambda: {
         "follow_up": "Follow-up from {author}",
-        "duplicate_link": "Linked enquiry, noted by {author}"})
+        "duplicate_link": "Linked enquiry, noted by {author}",
+        "duplicate_unlink": "Enquiry unlinked, noted by {author}"})
     note_marker: str = Field(default="[crm-bridge note]", min_length=3)
 
     @field_validator("services", mode="before")
