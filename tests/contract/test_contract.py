@@ -18,9 +18,11 @@ from .conftest import Backend
 
 
 def _drain(connector: Connector, since: str | None) -> tuple[list[CaseUpdate], str | None]:
-    """Every update since the cursor, and the cursor to resume from after them."""
-    updates = list(connector.fetch_updates(since))
-    return updates, (updates[-1].cursor if updates else since)
+    """Every update since the cursor, and the cursor to resume from after them (the last
+    update's, or a later ``CursorMark``'s)."""
+    read = list(connector.fetch_updates(since))
+    updates = [item for item in read if isinstance(item, CaseUpdate)]
+    return updates, (read[-1].cursor if read else since)
 
 
 def _for(updates: list[CaseUpdate], case_ref: str) -> list[CaseUpdate]:
