@@ -197,7 +197,9 @@ class RestConnector:
             asked = self._since(cut) if cut else None
         high, marked = start, since
         endpoint = self.mapping.endpoints.updates
-        params = self._query(endpoint, {"since": asked})
+        # A read with no cursor reads from the start: from the epoch where a filter needs a time
+        params = self._query(endpoint, {"since": asked}, {"since": asked or (
+            self._since(_EPOCH) if timestamps else "")})
         count = 0
         clock: datetime | None = None
         for answer in pages(self.client, endpoint.method, self._path(endpoint, {}), params,
@@ -284,10 +286,13 @@ class RestConnector:
         return endpoint.path.format_map({k: quote(v or "", safe="")
                                          for k, v in self._values(values).items()})
 
-    def _query(self, endpoint: Endpoint, values: dict[str, str | None]) -> dict[str, str]:
-        """The endpoint's query; a parameter whose value comes out empty is left out."""
+    def _query(self, endpoint: Endpoint, values: dict[str, str | None],
+               within: dict[str, str] | None = None) -> dict[str, str]:
+        """The endpoint's query; a parameter whose value comes out empty is left out. A value
+        with more than the placeholder in it ("modifiedon gt {since}") takes ``within``'s."""
         full = self._values(values)
-        query = {key: render(template, full) for key, template in endpoint.query.items()}
+        query = {key: render(template, full if _lone(template) else {**full, **(within or {})})
+                 for key, template in endpoint.query.items()}
         return {key: str(value) for key, value in query.items() if value not in (None, "")}
 
     def _answer(self, endpoint: Endpoint, values: dict[str, str | None], json: Any = None,
@@ -341,6 +346,14 @@ class RestConnector:
             return listed(data, path, f"the CRM answered {what}")
         except MalformedAnswer as exc:
             raise TransientError(str(exc)) from None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _lone(template: str) -> bool:
+    """The template is one placeholder and nothing else."""
+    return template.startswith("{") and template.endswith("}") and template.count("{") == 1
 
 
 def _token(body: Any, path: str | None) -> Any:

@@ -30,6 +30,7 @@ from support.connector_kit import closed_port
 from support.crm_standin import CrmStandin, crm_standin
 from support.lagan_double import LaganDouble, lagan_double
 from support.lagan_double.server import Personality
+from support.odata_double import ODataDouble, odata_double
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
 
 from connectors.base import BaseMapping, Connector, ConnectorContext, Note
@@ -38,6 +39,7 @@ from connectors.lagan_mapping import LaganMapping
 from connectors.local import LocalConnector, LocalMapping, LocalSettings
 from connectors.local_store import LocalCaseStore
 from connectors.rest import RestConnector, RestSettings
+from connectors.rest_auth import OAuth2Settings
 from connectors.rest_mapping import RestMapping
 from connectors.rt import RtConnector, RtSettings
 from connectors.rt_mapping import RtMapping
@@ -337,4 +339,56 @@ def rest(tmp_path: Path) -> Iterator[Backend]:
             reason="no case C999999",
             unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}"),
             wrong_credentials=lambda: connect(token="not-the-token"),
+        )
+
+
+# -- rest-dynamics: the generic REST connector, mappings/rest-dynamics.yaml, on the OData
+# double (a Dynamics 365 Web API shape: OAuth2 tokens, OData-EntityId, @odata.nextLink) ----
+
+
+class DynamicsOfficer:
+    def __init__(self, crm: ODataDouble) -> None:
+        self.crm = crm
+
+    def take(self, case_ref: str) -> None:
+        self.crm.take(case_ref)
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.crm.reply(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.crm.resolve(case_ref)
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return self.crm.cases_for(str(enquiry.id))
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [str(n["notetext"]) for n in self.crm.incidents[case_ref].notes]
+
+
+@backend_factory("rest-dynamics", features={"credentials"})
+def rest_dynamics(tmp_path: Path) -> Iterator[Backend]:
+    """The shipped Dynamics mapping; the double pages two at a time, below what it is asked."""
+    mapping = _mapping(RestMapping, "rest-dynamics")
+    with ExitStack() as stack:
+        crm = stack.enter_context(odata_double(page_cap=2))
+
+        def connect(url: str = crm.url, secret: str = crm.client_secret) -> Connector:
+            oauth2 = OAuth2Settings(token_url=crm.token_url, client_id=crm.client_id,
+                                    client_secret=SecretStr(secret), scope=crm.scope)
+            made = RestConnector(RestSettings(url=url, oauth2=oauth2),
+                                 ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        missing = "00000000-0000-0000-0000-000000000999"
+        yield Backend(
+            name="rest-dynamics", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=DynamicsOfficer(crm), reconnect=connect,
+            reject=lambda c: c.add_note(missing, Note("follow-up", "cllr-x")),
+            reason=f"incident With Id = {missing} Does Not Exist",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/api/data/v9.2"),
+            wrong_credentials=lambda: connect(secret="not-the-secret"),
         )
