@@ -392,3 +392,59 @@ def rest_dynamics(tmp_path: Path) -> Iterator[Backend]:
             unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/api/data/v9.2"),
             wrong_credentials=lambda: connect(secret="not-the-secret"),
         )
+
+
+# -- rest-rt: the generic REST connector, mappings/rest-rt.yaml, on the real RT 5 --------
+
+
+class RestRtOfficer:
+    def __init__(self, officer: RtOfficer) -> None:
+        self.officer = officer
+
+    def take(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "open")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.officer.reply(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "resolved")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return self.officer.tickets_with("Enquiry ID", str(enquiry.id))
+
+    def notes(self, case_ref: str) -> list[str]:
+        return self.officer.comments(case_ref)
+
+
+@backend_factory("rest-rt", features={"credentials"})
+def rest_rt(tmp_path: Path) -> Iterator[Backend]:
+    """The shipped RT mapping on the session's RT; the queue and custom fields are made
+    as an admin would, with the rt connector's setup."""
+    server = rt_server()
+    mapping = _mapping(RestMapping, "rest-rt")
+    destination = ServiceDestination(id="roads", name="Roads",
+                                     crm_target=f"Contract {uuid.uuid4().hex[:8]}",
+                                     response_days=10, contact="roads@example.gov.uk")
+    with ExitStack() as stack:
+        admin = RtConnector(RtSettings(url=server.url, token=server.token),
+                            ConnectorContext(tmp_path, _mapping(RtMapping, "rt")))
+        stack.callback(admin.close)
+        problems = [f for f in admin.setup([destination]) if not f.ok]
+        assert not problems, problems
+
+        def connect(url: str = server.api, token: str = server.token) -> Connector:
+            made = RestConnector(RestSettings(url=url, token=SecretStr(token)),
+                                 ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        officer = stack.enter_context(server.officer())
+        yield Backend(
+            name="rest-rt", connector=connect(), mapping=mapping, destination=destination,
+            officer=RestRtOfficer(officer), reconnect=connect,
+            reject=lambda c: c.add_note("999999999", Note("follow-up", "cllr-x")),
+            reason="Message could not be recorded",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/REST/2.0"),
+            wrong_credentials=lambda: connect(token="not-the-token"),
+        )
