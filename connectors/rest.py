@@ -127,21 +127,32 @@ class RestConnector:
                                  timeout=timeout, error_path=self.mapping.error_message)
         self._looked_up: dict[tuple[str, str], Any] = {}
 
+    @classmethod
+    def check_settings(cls, settings: BaseModel, mapping: BaseMapping) -> None:
+        """ConfigError when the settings lack what the mapping's auth needs (check-config)."""
+        assert isinstance(settings, RestSettings) and isinstance(mapping, RestMapping)
+        auth = mapping.auth
+        if auth is None:
+            return
+        if auth.kind == "oauth2" and settings.oauth2 is None:
+            raise ConfigError("connector.oauth2: the mapping's auth kind is oauth2; give "
+                              "token_url, client_id and client_secret: "
+                              "${CRM_CLIENT_SECRET} (and scope if the server needs it)")
+        if auth.kind == "token" and settings.token is None:
+            raise ConfigError("connector.token: the mapping sends an API token "
+                              f"({auth.header}); set token: ${{CRM_TOKEN}} "
+                              "and export CRM_TOKEN")
+
     def _auth(self, verify: bool | str, timeout: tuple[float, float]) -> AuthBase | None:
+        self.check_settings(self.settings, self.mapping)
         auth = self.mapping.auth
         if auth is None:
             return None
         if auth.kind == "oauth2":
-            if self.settings.oauth2 is None:
-                raise ConfigError("connector.oauth2: the mapping's auth kind is oauth2; give "
-                                  "token_url, client_id and client_secret: "
-                                  "${CRM_CLIENT_SECRET} (and scope if the server needs it)")
+            assert self.settings.oauth2 is not None
             return OAuth2ClientCredentials(self.settings.oauth2, auth.header, auth.value,
                                            timeout=timeout, verify=verify)
-        if self.settings.token is None:
-            raise ConfigError("connector.token: the mapping sends an API token "
-                              f"({auth.header}); set token: ${{CRM_TOKEN}} "
-                              "and export CRM_TOKEN")
+        assert self.settings.token is not None
         return HeaderAuth(auth.header, auth.value.format(
             token=self.settings.token.get_secret_value()))
 

@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -141,6 +142,24 @@ class Endpoints(_Strict):
     health: Endpoint
     notes: Endpoint | None = None  # lists a case's notes: makes add_note safe to repeat
 
+    @model_validator(mode="after")
+    def _placeholders_needed(self) -> Endpoints:
+        """What each call cannot do without, and {value}, which only lookups have."""
+        needs = {"find": ("external_ref", "it is how a retry finds the case it opened"),
+                 "get": ("case_id", "it names the case"),
+                 "notes": ("case_id", "it names the case"),
+                 "updates": ("since", "without it every read starts from the beginning")}
+        for name, endpoint in self:
+            if endpoint is None:
+                continue
+            used = endpoint.placeholders()
+            if "value" in used:
+                raise ValueError(f"{name} uses {{value}}, which only a lookup's endpoint has")
+            if name in needs and needs[name][0] not in used:
+                wanted, why = needs[name]
+                raise ValueError(f"{name} must use {{{wanted}}} in its path or query: {why}")
+        return self
+
 
 class Lookup(_Strict):
     """One more call, made with a value read from an answer ({value}), whose answer is read
@@ -254,6 +273,40 @@ class RestMapping(BaseMapping):
     idempotency_header: str | None = Field(default=None, pattern=_HEADER)
     idempotency_value: str = "{key}"
 
+    @field_validator("lookups")
+    @classmethod
+    def _lookups(cls, value: dict[str, Lookup]) -> dict[str, Lookup]:
+        for name, lookup in value.items():
+            used = lookup.endpoint.placeholders()
+            if used != {"value"}:
+                extra = sorted(used - {"value"})
+                raise ValueError(f"{name}.endpoint must use {{value}} and nothing else"
+                                 + (f" (not {{{extra[0]}}})" if extra else ""))
+        _check_lookups(value, [(f"{name}.result", lookup.result)
+                               for name, lookup in value.items()])
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in trail:
+                raise ValueError(f"{name}: calls itself ({' > '.join((*trail, name))})")
+            for nested in parse_path(value[name].result).lookups:
+                visit(nested, (*trail, name))
+
+        for name in value:
+            visit(name, ())
+        return value
+
+    @field_validator("case", "updates")
+    @classmethod
+    def _lookups_known(cls, value: CasePaths | Updates, info: ValidationInfo
+                       ) -> CasePaths | Updates:
+        if "lookups" not in info.data:  # refused already: say that once
+            return value
+        paths = value.event if isinstance(value, Updates) else value
+        prefix = "event." if isinstance(value, Updates) else ""
+        _check_lookups(info.data["lookups"],
+                       [(prefix + k, v) for k, v in paths.model_dump().items()])
+        return value
+
     @field_validator("idempotency_value")
     @classmethod
     def _idempotency_value(cls, value: str) -> str:
@@ -300,45 +353,23 @@ class RestMapping(BaseMapping):
         if self.cursor.kind == "token" and self.updates.event.cursor is None:
             raise ValueError("cursor kind 'token' needs updates.event.cursor: where each "
                              "change's resume token is")
+        if "case_id" not in self.endpoints.add_note.placeholders() and not any(
+                "case_id" in _placeholders(t) for t in self.note_body.values()):
+            raise ValueError("endpoints.add_note must use {case_id} in its path or query, or "
+                             "note_body in a field: it names the case the note is for")
         if self.created_id is not None and self.created_id_header is not None:
             raise ValueError("give created_id (a path in the answer) or created_id_header, "
                              "not both")
-        for name, endpoint in self.endpoints:
-            if endpoint is not None and "value" in endpoint.placeholders():
-                raise ValueError(f"endpoints.{name} uses {{value}}, which only a lookup's "
-                                 "endpoint has")
-        for name, lookup in self.lookups.items():
-            extra = lookup.endpoint.placeholders() - {"value"}
-            if extra:
-                raise ValueError(f"lookups.{name}.endpoint uses {{{sorted(extra)[0]}}}: a "
-                                 "lookup's endpoint has only {value}")
-        self._check_lookups()
         return self
 
-    def _check_lookups(self) -> None:
-        """Every ``>name`` names a lookup, and no lookup ends up calling itself."""
-        def used(path: str | None) -> tuple[str, ...]:
-            return parse_path(path).lookups if path is not None else ()
 
-        where: list[tuple[str, str | None]] = [
-            *((f"case.{k}", v) for k, v in self.case.model_dump().items()),
-            *((f"updates.event.{k}", v) for k, v in self.updates.event.model_dump().items()),
-            *((f"lookups.{k}.result", v.result) for k, v in self.lookups.items()),
-        ]
-        for field, path in where:
-            for name in used(path):
-                if name not in self.lookups:
-                    raise ValueError(f"{field}: '{path}' uses " + unknown(
-                        "lookup", name, list(self.lookups)) + "; define it under lookups")
-
-        def visit(name: str, trail: tuple[str, ...]) -> None:
-            if name in trail:
-                raise ValueError(f"lookups.{name}: calls itself ({' > '.join((*trail, name))})")
-            for nested in used(self.lookups[name].result):
-                visit(nested, (*trail, name))
-
-        for name in self.lookups:
-            visit(name, ())
+def _check_lookups(lookups: Mapping[str, Any], where: list[tuple[str, str | None]]) -> None:
+    """Every ``>name`` in these paths names one of ``lookups``."""
+    for field, path in where:
+        for name in parse_path(path).lookups if path is not None else ():
+            if name not in lookups:
+                raise ValueError(f"{field}: '{path}' uses " + unknown(
+                    "lookup", name, list(lookups)) + "; define it under lookups")
 
 
 # -- filling templates ----------------------------------------------------------------------

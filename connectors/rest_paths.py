@@ -169,6 +169,8 @@ def _steps(text: str, whole: str) -> tuple[_Step, ...]:
             if end < 0:
                 raise PathError(f"'{whole}': a '[' is opened and never closed")
             inner = text[i + 1:end]
+            if "[" in inner:
+                raise PathError(f"'{whole}': a '[' inside '[{inner}]': close each [ with ]")
             if _INDEX.match(inner):
                 steps.append(_Index(int(inner)))
             elif "=" in inner and inner.split("=", 1)[0].strip():
