@@ -206,7 +206,7 @@ class RestConnector:
         if timestamps:
             cut = start - timedelta(seconds=self.mapping.cursor.overlap_seconds) if start else None
             asked = self._since(cut) if cut else None
-        high, marked = start, since
+        high, marked, kept = start, since, since
         endpoint = self.mapping.endpoints.updates
         # A read with no cursor reads from the start: from the epoch where a filter needs a time
         params = self._query(endpoint, {"since": asked}, {"since": asked or (
@@ -234,8 +234,8 @@ class RestConnector:
                                  response=event.response, actor=event.actor or "")
                 marked = cursor
             reached = _format_time(high) if timestamps and high else marked
-            if reached and reached != marked:
-                marked = reached
+            if reached and reached != kept:  # pull stores it with the page's updates
+                kept = reached
                 yield CursorMark(reached)
         if (timestamps and self.mapping.cursor.server_clock and clock is not None
                 and clock > (high or datetime.min.replace(tzinfo=UTC))):

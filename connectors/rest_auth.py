@@ -80,7 +80,7 @@ class _TokenAnswer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     access_token: str = Field(min_length=1)
-    expires_in: float = Field(default=3600, gt=0)
+    expires_in: float = Field(default=3600, ge=0)
 
 
 class OAuth2ClientCredentials(AuthBase):

@@ -85,18 +85,20 @@ class _Abort(Exception):
 
 class ODataDouble:
     def __init__(self, *, page_cap: int = 5000, token_seconds: int = 3600, rate: float = 0.0,
-                 seed: int = 1, hang_seconds: float = 1.0) -> None:
+                 seed: int = 1, hang_seconds: float = 1.0, retry_after: str = "1") -> None:
         self.client_id = "crm-bridge-app"
         self.client_secret = secrets.token_urlsafe(16)
         self.page_cap = page_cap
         self.token_seconds = token_seconds
         self.rate = rate
         self.hang_seconds = hang_seconds
+        self.retry_after = retry_after  # the 429's Retry-After
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self.incidents: dict[str, Incident] = {}
         self.tokens: dict[str, float] = {}  # token → when it expires (monotonic)
         self.tokens_issued = 0
+        self.refuse_tokens = False  # every token refused, however new
         self.calls: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.forced: list[str] = []
@@ -144,7 +146,7 @@ class ODataDouble:
             self.tokens.clear()
 
     def token_ok(self, header: str | None) -> bool:
-        if not header or not header.startswith("Bearer "):
+        if self.refuse_tokens or not header or not header.startswith("Bearer "):
             return False
         with self.lock:
             expires = self.tokens.get(header.removeprefix("Bearer "))
@@ -334,7 +336,7 @@ def _handler(crm: ODataDouble) -> type[BaseHTTPRequestHandler]:
             if fault in ("500", "429"):
                 self._send(int(fault), _error("0x80072321" if fault == "429" else "0x80040216",
                                               f"injected {fault}"),
-                           {"Retry-After": "1"} if fault == "429" else None)
+                           {"Retry-After": crm.retry_after} if fault == "429" else None)
                 return
             if fault in ("timeout", "drop") and not write:
                 if fault == "timeout":
