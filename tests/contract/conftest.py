@@ -4,9 +4,10 @@ A backend is added with ONE factory: a generator decorated with ``@backend_facto
 that yields a ``Backend`` (a connector on a CRM that really runs, plus a service officer
 who works cases in that CRM the way its staff do) and cleans up after the test. A
 factory declares the optional features it has (``credentials``: the CRM has a login that
-can be wrong); tests marked ``@pytest.mark.needs(feature)`` run only on backends with
-it, so the suite generates no test that has to be skipped. Like dlt's
-``destinations_configs`` and meltano's test factory, the suite never names a backend.
+can be wrong; ``cursor_marks``: a read hands back a cursor with no update); tests marked
+``@pytest.mark.needs(feature)`` run only on backends with it, so the suite generates no
+test that has to be skipped. Like dlt's ``destinations_configs`` and meltano's test
+factory, the suite never names a backend.
 
     @backend_factory("lagan", features={"credentials"})
     def lagan(tmp_path: Path) -> Iterator[Backend]:
@@ -317,7 +318,7 @@ class RestOfficer:
         return [str(n.get("text")) for n in self.crm.cases[case_ref].notes]
 
 
-@backend_factory("rest", features={"credentials"})
+@backend_factory("rest", features={"credentials", "cursor_marks"})
 def rest(tmp_path: Path) -> Iterator[Backend]:
     """The shipped mapping, idempotency key included, on a stand-in that honours it."""
     mapping = _mapping(RestMapping, "rest")
@@ -366,7 +367,7 @@ class DynamicsOfficer:
         return [str(n["notetext"]) for n in self.crm.incidents[case_ref].notes]
 
 
-@backend_factory("rest-dynamics", features={"credentials"})
+@backend_factory("rest-dynamics", features={"credentials", "cursor_marks"})
 def rest_dynamics(tmp_path: Path) -> Iterator[Backend]:
     """The shipped Dynamics mapping; the double pages two at a time, below what it is asked."""
     mapping = _mapping(RestMapping, "rest-dynamics")
@@ -417,7 +418,7 @@ class RestRtOfficer:
         return self.officer.comments(case_ref)
 
 
-@backend_factory("rest-rt", features={"credentials"})
+@backend_factory("rest-rt", features={"credentials", "cursor_marks"})
 def rest_rt(tmp_path: Path) -> Iterator[Backend]:
     """The shipped RT mapping on the session's RT; the queue and custom fields are made
     as an admin would, with the rt connector's setup."""
