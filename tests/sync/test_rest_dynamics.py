@@ -7,6 +7,7 @@ after any of them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,21 @@ def test_a_token_is_fetched_once_and_renewed_when_refused(
     crm.revoke_tokens()  # as when it expires early, or the clocks differ
     connector.health()
     assert crm.tokens_issued == 2
+
+
+def test_the_logs_hold_neither_the_secret_nor_a_token_nor_personal_data(
+        crm: ODataDouble, connector: RestConnector, caplog: pytest.LogCaptureFixture) -> None:
+    enquiry = make_enquiry(ROADS)
+    with caplog.at_level(logging.INFO):
+        case = connector.create_case(enquiry, ROADS)
+        crm.revoke_tokens()
+        connector.add_note(case.id, Note("Rang again about the school gates.", "cllr-x"))
+        list(connector.fetch_updates(None))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rest POST /api/data/v9.2/incidents -> 204" in text
+    for private in (crm.client_secret, *crm.tokens, str(enquiry.id), "school gates",
+                    "pothole outside"):
+        assert private not in text
 
 
 def test_a_token_refused_again_after_renewal_is_an_auth_error(
