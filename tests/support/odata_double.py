@@ -99,6 +99,8 @@ class ODataDouble:
         self.tokens: dict[str, float] = {}  # token → when it expires (monotonic)
         self.tokens_issued = 0
         self.refuse_tokens = False  # every token refused, however new
+        self.expires_in: int | None = None  # what the token endpoint says, if not the truth
+        self.refused = 0  # API calls answered 401
         self.calls: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.forced: list[str] = []
@@ -343,6 +345,7 @@ def _handler(crm: ODataDouble) -> type[BaseHTTPRequestHandler]:
                     time.sleep(crm.hang_seconds)
                 self._drop()
             if not crm.token_ok(self.headers.get("Authorization")):
+                crm.refused += 1
                 self._send(401, None, {"WWW-Authenticate": 'Bearer error="invalid_token", '
                                        f'authorization_uri="{crm.token_url}"'})
                 return
@@ -378,7 +381,8 @@ def _handler(crm: ODataDouble) -> type[BaseHTTPRequestHandler]:
                                  "error_description": "AADSTS70011: The provided value for "
                                                       "scope is not valid."})
                 return
-            self._send(200, {"token_type": "Bearer", "expires_in": crm.token_seconds,
+            told = crm.token_seconds if crm.expires_in is None else crm.expires_in
+            self._send(200, {"token_type": "Bearer", "expires_in": told,
                              "ext_expires_in": crm.token_seconds,
                              "access_token": crm.issue_token()})
 

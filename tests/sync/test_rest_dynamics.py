@@ -158,6 +158,16 @@ def test_the_logs_hold_neither_the_secret_nor_a_token_nor_personal_data(
         assert private not in text
 
 
+def test_a_token_is_renewed_before_it_expires_not_after_a_refusal(
+        crm: ODataDouble, connector: RestConnector) -> None:
+    crm.expires_in = 0  # each token is said to expire at once
+    connector.health()
+    connector.health()
+    connector.create_case(make_enquiry(ROADS), ROADS, fresh=True)
+    assert crm.tokens_issued == 3  # one a call, each fetched before the call
+    assert crm.refused == 0
+
+
 def test_a_token_refused_again_after_renewal_is_an_auth_error(
         crm: ODataDouble, connector: RestConnector) -> None:
     crm.refuse_tokens = True  # every token the service issues is refused
