@@ -121,6 +121,15 @@ class Endpoint(_Strict):
     def _path(cls, value: str) -> str:
         return _check_template(value, URL_FIELDS)
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in ("authorization", "proxy-authorization", "cookie"):
+                raise ValueError(f"'{name}' may not be set here: a secret never sits in a "
+                                 "mapping; use auth and connector.token (from the environment)")
+        return value
+
     @field_validator("query")
     @classmethod
     def _query(cls, value: dict[str, str]) -> dict[str, str]:

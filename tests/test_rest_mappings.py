@@ -107,6 +107,10 @@ def test_the_shipped_mapping_is_accepted(council_dir: Path, mapping: str) -> Non
                      "\"'objectid_incident@odata.bind\"",
                      "bad field name ''objectid_incident@odata.bind': a quote is opened and "
                      "never closed", id="unclosed-quote-in-a-field-name"),
+        pytest.param("rest-dynamics", 'headers: {Prefer: "odata.maxpagesize=100"}',
+                     'headers: {Authorization: "Bearer abc"}',
+                     "endpoints.updates.headers: 'Authorization' may not be set here: a "
+                     "secret never sits in a mapping", id="secret-in-a-header"),
         pytest.param("rest-rt", "  page_size: 100", "  page_size: 0",
                      "updates.page_size: Input should be greater than or equal to 1 (got 0)",
                      id="page-size"),
