@@ -25,38 +25,28 @@ from __future__ import annotations
 import http.client
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from connectors.rest_auth import HeaderAuth
+from connectors.rest_paths import parse as parse_path
 from connectors.retry_after import retry_after_seconds
 from crm_bridge.errors import AuthError, ConfigError, PermanentError, TransientError
 
-__all__ = ["HeaderAuth", "RestClient", "pages", "retry_after_seconds"]
+__all__ = ["Answer", "HeaderAuth", "Paging", "RestClient", "pages", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 
 _REASON_CHARS = 300
 _PAGE_PATIENCE = 10.0  # seconds: the longest wait before a page is asked for again
-
-
-class HeaderAuth(AuthBase):
-    """One header carrying the API token; its value never appears in a repr or a log."""
-
-    def __init__(self, header: str, value: str) -> None:
-        self._header = header
-        self._value = value
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers[self._header] = self._value
-        return request
-
-    def __repr__(self) -> str:
-        return f"HeaderAuth({self._header}: ****)"
 
 
 def _why(exc: BaseException) -> str:
@@ -76,6 +66,14 @@ def _why(exc: BaseException) -> str:
             return "connection dropped before the answer"
         queue += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
     return "unreachable"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A parsed JSON body (None when empty) and the answer's headers."""
+
+    body: Any
+    headers: CaseInsensitiveDict[str]
 
 
 class RestClient:
@@ -101,36 +99,70 @@ class RestClient:
         self.session.close()
 
     def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-             json: Any = None, key: tuple[str, str] | None = None) -> Any:
+             json: Any = None, key: tuple[str, str] | None = None,
+             headers: Mapping[str, str] | None = None) -> Any:
         """``method path`` (relative to the base URL): the JSON answer, or a bridge error.
         ``key`` is an idempotency-key header (name, value) to send with it."""
-        url = f"{self.base_url}{path}"
+        return self.answer(method, path, params=params, json=json, key=key,
+                           headers=headers).body
+
+    def answer(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+               json: Any = None, key: tuple[str, str] | None = None,
+               headers: Mapping[str, str] | None = None) -> Answer:
+        """``call``, with the answer's headers. ``path`` may be a whole URL (a next-page
+        link) on the base URL's own server, never another: the token goes with it."""
+        url = self._url(path)
+        shown = urlsplit(url).path
+        sent = {**(headers or {}), **dict([key] if key else [])}
+        renew = getattr(self.session.auth, "renew", None)
+        for attempt in (1, 2):
+            response = self._send(method, url, shown, params, json, sent)
+            if response.status_code == 401 and attempt == 1 and renew is not None and renew():
+                response.close()
+                log.info("rest %s %s: token refused; fetching a new one", method, shown)
+                continue
+            break
+        with response:
+            try:
+                body = self._check(method, shown, response, keyed=key is not None)
+            except requests.RequestException as exc:  # the body broke off while being read
+                raise TransientError(f"the CRM's answer to {method} {shown} broke off: "
+                                     f"{_why(exc)}") from exc
+            return Answer(body, response.headers)
+
+    def _url(self, path: str) -> str:
+        if not path.startswith(("http://", "https://")):
+            return f"{self.base_url}{path}"
+        base, link = urlsplit(self.base_url), urlsplit(path)
+        if (link.scheme, link.netloc) != (base.scheme, base.netloc):
+            raise TransientError(f"the CRM linked to another server ({link.scheme}://"
+                                 f"{link.netloc}) for its next page; the bridge sends its "
+                                 f"token only to {base.scheme}://{base.netloc}: set "
+                                 "connector.url to the address the CRM calls itself")
+        return path
+
+    def _send(self, method: str, url: str, shown: str, params: Mapping[str, str] | None,
+              json: Any, headers: Mapping[str, str]) -> requests.Response:
         started = time.perf_counter()
-        headers = dict([key]) if key else None
         try:
             response = self.session.request(method, url, params=params, json=json,
-                                            headers=headers, timeout=self.timeout,
-                                            allow_redirects=False)
+                                            headers=dict(headers) or None,
+                                            timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as exc:
-            log.info("rest %s %s: timed out", method, path)
-            raise TransientError(f"the CRM did not answer {method} {path} within "
+            log.info("rest %s %s: timed out", method, shown)
+            raise TransientError(f"the CRM did not answer {method} {shown} within "
                                  f"{self.timeout[1]:g} s") from exc
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:
             raise ConfigError(f"connector.url: {self.base_url} is not a usable URL") from exc
         except requests.RequestException as exc:
             why = _why(exc)
-            log.info("rest %s %s: %s", method, path, why)
+            log.info("rest %s %s: %s", method, shown, why)
             raise TransientError(f"the CRM at {self.base_url} cannot be reached: {why} "
-                                 f"({method} {path})") from exc
-        with response:
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("rest %s %s -> %d (%.0f ms)", method, path, response.status_code, elapsed)
-            try:
-                return self._check(method, path, response, keyed=key is not None)
-            except requests.RequestException as exc:  # the body broke off while being read
-                raise TransientError(f"the CRM's answer to {method} {path} broke off: "
-                                     f"{_why(exc)}") from exc
+                                 f"({method} {shown})") from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("rest %s %s -> %d (%.0f ms)", method, shown, response.status_code, elapsed)
+        return response
 
     def _check(self, method: str, path: str, response: requests.Response,
                keyed: bool = False) -> Any:
@@ -171,10 +203,8 @@ class RestClient:
             text = response.text
         else:
             text = data if isinstance(data, str) else ""
-            if isinstance(data, dict):
-                node: Any = data
-                for part in self.error_path.split("."):
-                    node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(data, dict | list):
+                node = parse_path(self.error_path).read(data)
                 text = node if isinstance(node, str) else ""
         text = " ".join(text.split())[:_REASON_CHARS]
         return f": {text}" if text else ""
@@ -188,29 +218,56 @@ def _summary(response: requests.Response) -> str:
     return f" ({kind}, {len(response.content)} bytes)"
 
 
+@dataclass(frozen=True)
+class Paging:
+    """How the change feed's pages follow one another (the mapping's ``updates``)."""
+
+    next_of: Callable[[Any], Any]  # the next page's token or link in a body; None: last page
+    next_param: str = "after"
+    link: bool = False  # the next page is a URL to GET as it is
+    page_param: str | None = None  # numbered pages: 1, 2, … while pages are full
+    page_size: int = 0
+    count: Callable[[Any], int] = len
+
+
 def pages(client: RestClient, method: str, path: str, params: dict[str, str],
-          next_of: Any, next_param: str, attempts: int = 1, wait: float = 0.0
-          ) -> Iterator[Any]:
-    """Each page's body, following ``next_of(body)`` (a token, or None on the last page).
+          paging: Paging, attempts: int = 1, wait: float = 0.0,
+          headers: Mapping[str, str] | None = None) -> Iterator[Answer]:
+    """Each page's answer, following ``paging`` until the last page.
 
     A page that fails for a transient reason is asked for again, the same page, up to
     ``attempts`` times in all: reading a page is safe to repeat, and starting the whole
     feed again (as a caller's retry must) would re-read every page before it.
     """
-    query = dict(params)
+    query: dict[str, str] | None = dict(params)
+    url = path
+    number = 1
     while True:
-        body = _page(client, method, path, query, attempts, wait)
-        yield body
-        token = next_of(body)
+        if paging.page_param is not None and query is not None:
+            query[paging.page_param] = str(number)
+        answer = _page(client, method, url, query, attempts, wait, headers)
+        yield answer
+        if paging.page_param is not None:
+            if paging.count(answer.body) < paging.page_size:
+                return
+            number += 1
+            continue
+        token = paging.next_of(answer.body)
         if token in (None, ""):
             return
-        if str(token) == query.get(next_param):
+        if paging.link:
+            if str(token) == url:
+                raise TransientError(f"the CRM gave the same next-page link twice for {path}")
+            url, query = str(token), None  # the link carries the whole query
+            continue
+        assert query is not None
+        if str(token) == query.get(paging.next_param):
             raise TransientError(f"the CRM gave the same next-page token twice for {path}")
-        query[next_param] = str(token)
+        query[paging.next_param] = str(token)
 
 
-def _page(client: RestClient, method: str, path: str, query: dict[str, str], attempts: int,
-          wait: float) -> Any:
+def _page(client: RestClient, method: str, path: str, query: dict[str, str] | None,
+          attempts: int, wait: float, headers: Mapping[str, str] | None) -> Answer:
     """One page, asked again on a transient failure; the CRM's Retry-After is waited when
     it is short (``_PAGE_PATIENCE``), else the failure goes to the caller at once."""
     jitter = wait_random_exponential(multiplier=wait, max=max(wait, _PAGE_PATIENCE))
@@ -229,4 +286,4 @@ def _page(client: RestClient, method: str, path: str, query: dict[str, str], att
 
     retrying = Retrying(retry=retry_if_exception_type(TransientError), stop=too_long,
                         wait=pause, reraise=True)
-    return retrying(client.call, method, path, params=query)
+    return retrying(client.answer, method, path, params=query, headers=headers)

@@ -13,21 +13,27 @@ of it is used: a missing id or an unreadable timestamp is a ``MalformedAnswer``.
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from connectors.base import BaseMapping
+from connectors.rest_paths import MISSING, Path, PathError, body_key
+from connectors.rest_paths import parse as parse_path
 from crm_bridge.models import Enquiry, ServiceDestination
 from crm_bridge.suggest import unknown
 
@@ -35,6 +41,8 @@ __all__ = [
     "CASE_FIELDS",
     "CONSTITUENT_FIELDS",
     "Endpoint",
+    "FoundCase",
+    "Lookup",
     "MalformedAnswer",
     "RemoteCase",
     "RemoteEvent",
@@ -51,8 +59,8 @@ CONSTITUENT_FIELDS = ("name", "address", "postcode", "email", "phone", "uprn")
 CASE_FIELDS = ("id", "reference", "category", "service", "crm_target",
                "description", "location", "ward", "member", "channel", "received_at",
                "target_date", *(f"constituent_{name}" for name in CONSTITUENT_FIELDS))
-NOTE_FIELDS = ("text", "author", "kind")
-URL_FIELDS = ("case_id", "external_ref", "since")
+NOTE_FIELDS = ("text", "author", "kind", "case_id")
+URL_FIELDS = ("case_id", "external_ref", "since", "value")
 
 
 class MalformedAnswer(ValueError):
@@ -64,7 +72,12 @@ class _Strict(BaseModel):
 
 
 def _placeholders(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template)
+                if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"'{template}' is not a template: {exc} (write {{{{ and }}}} for a "
+                         "literal brace)") from None
 
 
 def _check_template(template: str, allowed: tuple[str, ...]) -> str:
@@ -74,15 +87,48 @@ def _check_template(template: str, allowed: tuple[str, ...]) -> str:
     return template
 
 
+def _valid_path(value: str) -> str:
+    try:
+        parse_path(value)
+    except PathError as exc:
+        raise ValueError(f"bad JSON path {exc}") from None
+    return value
+
+
+def _valid_body_key(value: str) -> str:
+    try:
+        body_key(value)
+    except PathError as exc:
+        raise ValueError(f"bad field name {exc}") from None
+    return value
+
+
+PathText = Annotated[str, AfterValidator(_valid_path)]
+"""A path into an answer (``rest_paths``), checked when the mapping is loaded."""
+
+_HEADER = r"^[A-Za-z0-9-]+$"
+
+
 class Endpoint(_Strict):
     method: Literal["GET", "POST", "PUT", "PATCH"] = "GET"
     path: str = Field(pattern=r"^/")
     query: dict[str, str] = Field(default_factory=dict)
+    # Sent as they are with every call to this endpoint (e.g. Prefer: odata.maxpagesize=100)
+    headers: dict[Annotated[str, Field(pattern=_HEADER)], str] = Field(default_factory=dict)
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
         return _check_template(value, URL_FIELDS)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in ("authorization", "proxy-authorization", "cookie"):
+                raise ValueError(f"'{name}' may not be set here: a secret never sits in a "
+                                 "mapping; use auth and connector.token (from the environment)")
+        return value
 
     @field_validator("query")
     @classmethod
@@ -90,6 +136,10 @@ class Endpoint(_Strict):
         for template in value.values():
             _check_template(template, URL_FIELDS)
         return value
+
+    def placeholders(self) -> set[str]:
+        return {name for template in (self.path, *self.query.values())
+                for name in _placeholders(template)}
 
 
 class Endpoints(_Strict):
@@ -101,9 +151,38 @@ class Endpoints(_Strict):
     health: Endpoint
     notes: Endpoint | None = None  # lists a case's notes: makes add_note safe to repeat
 
+    @model_validator(mode="after")
+    def _placeholders_needed(self) -> Endpoints:
+        """What each call cannot do without, and {value}, which only lookups have."""
+        needs = {"find": ("external_ref", "it is how a retry finds the case it opened"),
+                 "get": ("case_id", "it names the case"),
+                 "notes": ("case_id", "it names the case"),
+                 "updates": ("since", "without it every read starts from the beginning")}
+        for name, endpoint in self:
+            if endpoint is None:
+                continue
+            used = endpoint.placeholders()
+            if "value" in used:
+                raise ValueError(f"{name} uses {{value}}, which only a lookup's endpoint has")
+            if name in needs and needs[name][0] not in used:
+                wanted, why = needs[name]
+                raise ValueError(f"{name} must use {{{wanted}}} in its path or query: {why}")
+        return self
+
+
+class Lookup(_Strict):
+    """One more call, made with a value read from an answer ({value}), whose answer is read
+    at ``result``: an RT transaction's text, a ticket's custom field."""
+
+    endpoint: Endpoint
+    result: PathText
+
 
 class Auth(_Strict):
-    header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]+$")
+    # token: connector.token as it is; oauth2: a token fetched with the OAuth2 client
+    # credentials grant (connector.oauth2), renewed when it expires or is refused once
+    kind: Literal["token", "oauth2"] = "token"
+    header: str = Field(default="Authorization", pattern=_HEADER)
     value: str = "Bearer {token}"
 
     @field_validator("value")
@@ -115,34 +194,62 @@ class Auth(_Strict):
 
 
 class CasePaths(_Strict):
-    id: str = "id"
-    external_ref: str | None = "external_ref"
-    status: str = "status"
-    response: str | None = "response"
-    updated_at: str | None = "updated_at"
+    id: PathText = "id"
+    external_ref: PathText | None = "external_ref"
+    status: PathText = "status"
+    response: PathText | None = "response"
+    updated_at: PathText | None = "updated_at"
 
 
 class EventPaths(_Strict):
-    id: str = "event_id"
-    case_id: str = "case_id"
-    external_ref: str | None = "external_ref"
-    at: str = "at"
-    status: str | None = "status"
-    response: str | None = "response"
-    actor: str | None = "actor"
-    cursor: str | None = None  # cursor kind "token": each change's own resume token
+    id: PathText = "event_id"
+    case_id: PathText = "case_id"
+    external_ref: PathText | None = "external_ref"
+    at: PathText = "at"
+    status: PathText | None = "status"
+    response: PathText | None = "response"
+    actor: PathText | None = "actor"
+    cursor: PathText | None = None  # cursor kind "token": each change's own resume token
 
 
 class Updates(_Strict):
-    items: str = "items"
-    next: str | None = "next"  # the next page's token; absent or null on the last page
+    items: PathText = "items"
+    # linked or token pages: the next page's token (or link); absent or null on the last
+    next: PathText | None = "next"
+    next_kind: Literal["token", "link"] = "token"  # link: a URL to GET as it is
     next_param: str = "after"
+    # numbered pages: ?<page_param>=1, 2, … until a page holds fewer than page_size changes
+    page_param: str | None = None
+    page_size: int | None = Field(default=None, ge=1, le=10_000)
     event: EventPaths = EventPaths()
+
+    @model_validator(mode="after")
+    def _one_way_of_paging(self) -> Updates:
+        if (self.page_param is None) != (self.page_size is None):
+            raise ValueError("page_param and page_size go together: the page number's "
+                             "parameter and how many changes a full page holds")
+        if self.page_param is not None and self.next is not None:
+            raise ValueError("next must be null with page_param: pages are numbered or "
+                             "linked, not both")
+        return self
 
 
 class Cursor(_Strict):
     kind: Literal["timestamp", "token"] = "timestamp"
     overlap_seconds: int = Field(default=120, ge=0, le=86_400)
+    # How {since} is written for the CRM (strftime, UTC), e.g. '%Y-%m-%d %H:%M:%S';
+    # null: ISO 8601 with a Z
+    format: str | None = None
+    # Move the cursor to the time in the CRM's HTTP Date header when a read is done, so a
+    # read that finds nothing still moves it on (the CRM's clock, never the bridge's)
+    server_clock: bool = True
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError("must be a strftime format, e.g. '%Y-%m-%dT%H:%M:%SZ'")
+        return value
 
 
 class RestMapping(BaseMapping):
@@ -150,29 +257,81 @@ class RestMapping(BaseMapping):
 
     auth: Auth | None = Auth()
     endpoints: Endpoints
-    case_body: dict[str, str]
+    lookups: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")], Lookup] = Field(
+        default_factory=dict)
+    case_body: dict[Annotated[str, AfterValidator(_valid_body_key)], str]
     constituent_fields: list[Literal["name", "address", "postcode", "email", "phone",
                                      "uprn"]] = Field(default_factory=list)
-    note_body: dict[str, str] = Field(default_factory=lambda: {"text": "{text}",
-                                                               "author": "{author}"})
+    note_body: dict[Annotated[str, AfterValidator(_valid_body_key)], str] = Field(
+        default_factory=lambda: {"text": "{text}", "author": "{author}"})
     case: CasePaths = CasePaths()
-    created: str = ""
-    found: str = "items"
-    notes_list: str = "items"
-    note_text: str = "text"
+    created: PathText = ""
+    created_id: PathText | None = None  # the new case's id alone in create's answer
+    # a header of create's answer holding the new case's id (OData-EntityId, Location),
+    # cut out by created_id_pattern's one group
+    created_id_header: str | None = Field(default=None, pattern=_HEADER)
+    created_id_pattern: str = r"([^/()]+)\)?$"
+    found: PathText = "items"
+    notes_list: PathText = "items"
+    note_text: PathText = "text"
     updates: Updates = Updates()
     cursor: Cursor = Cursor()
-    error_message: str = "message"
+    error_message: PathText = "message"
     # Sent with each create and add_note POST, the same on every try of one outbox row:
     # a CRM that honours it answers a repeat with the first result. None: not sent.
-    idempotency_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+$")
+    idempotency_header: str | None = Field(default=None, pattern=_HEADER)
     idempotency_value: str = "{key}"
+
+    @field_validator("lookups")
+    @classmethod
+    def _lookups(cls, value: dict[str, Lookup]) -> dict[str, Lookup]:
+        for name, lookup in value.items():
+            used = lookup.endpoint.placeholders()
+            if used != {"value"}:
+                extra = sorted(used - {"value"})
+                raise ValueError(f"{name}.endpoint must use {{value}} and nothing else"
+                                 + (f" (not {{{extra[0]}}})" if extra else ""))
+        _check_lookups(value, [(f"{name}.result", lookup.result)
+                               for name, lookup in value.items()])
+
+        def visit(name: str, trail: tuple[str, ...]) -> None:
+            if name in trail:
+                raise ValueError(f"{name}: calls itself ({' > '.join((*trail, name))})")
+            for nested in parse_path(value[name].result).lookups:
+                visit(nested, (*trail, name))
+
+        for name in value:
+            visit(name, ())
+        return value
+
+    @field_validator("case", "updates")
+    @classmethod
+    def _lookups_known(cls, value: CasePaths | Updates, info: ValidationInfo
+                       ) -> CasePaths | Updates:
+        if "lookups" not in info.data:  # refused already: say that once
+            return value
+        paths = value.event if isinstance(value, Updates) else value
+        prefix = "event." if isinstance(value, Updates) else ""
+        _check_lookups(info.data["lookups"],
+                       [(prefix + k, v) for k, v in paths.model_dump().items()])
+        return value
 
     @field_validator("idempotency_value")
     @classmethod
     def _idempotency_value(cls, value: str) -> str:
         if _placeholders(value) != ["key"]:
             raise ValueError("must hold {key} once, e.g. '{key}' or '\"{key}\"'")
+        return value
+
+    @field_validator("created_id_pattern")
+    @classmethod
+    def _created_id_pattern(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        if groups != 1:
+            raise ValueError("must have one (group): the id")
         return value
 
     @field_validator("case_body")
@@ -193,7 +352,7 @@ class RestMapping(BaseMapping):
         return value
 
     @model_validator(mode="after")
-    def _constituent_placeholders_are_shared(self) -> RestMapping:
+    def _consistent(self) -> RestMapping:
         shared = {f"constituent_{name}" for name in self.constituent_fields}
         for template in self.case_body.values():
             for name in _placeholders(template):
@@ -203,7 +362,23 @@ class RestMapping(BaseMapping):
         if self.cursor.kind == "token" and self.updates.event.cursor is None:
             raise ValueError("cursor kind 'token' needs updates.event.cursor: where each "
                              "change's resume token is")
+        if "case_id" not in self.endpoints.add_note.placeholders() and not any(
+                "case_id" in _placeholders(t) for t in self.note_body.values()):
+            raise ValueError("endpoints.add_note must use {case_id} in its path or query, or "
+                             "note_body in a field: it names the case the note is for")
+        if self.created_id is not None and self.created_id_header is not None:
+            raise ValueError("give created_id (a path in the answer) or created_id_header, "
+                             "not both")
         return self
+
+
+def _check_lookups(lookups: Mapping[str, Any], where: list[tuple[str, str | None]]) -> None:
+    """Every ``>name`` in these paths names one of ``lookups``."""
+    for field, path in where:
+        for name in parse_path(path).lookups if path is not None else ():
+            if name not in lookups:
+                raise ValueError(f"{field}: '{path}' uses " + unknown(
+                    "lookup", name, list(lookups)) + "; define it under lookups")
 
 
 # -- filling templates ----------------------------------------------------------------------
@@ -218,10 +393,11 @@ def render(template: str, values: Mapping[str, Any]) -> Any:
 
 
 def render_body(templates: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON object from ``templates``; a dotted field name makes nested objects."""
+    """A JSON object from ``templates``; a dotted field name makes nested objects (a part in
+    single quotes keeps its dots: ``'customerid_account@odata.bind'``)."""
     body: dict[str, Any] = {}
     for field, template in templates.items():
-        *parents, leaf = field.split(".")
+        *parents, leaf = body_key(field)
         node = body
         for parent in parents:
             node = node.setdefault(parent, {})
@@ -248,32 +424,32 @@ def case_values(mapping: RestMapping, enquiry: Enquiry,
 
 # -- reading answers ------------------------------------------------------------------------
 
-_MISSING = object()
+Lookup_ = Callable[[str, Any], Any]
 
 
-def pick(data: Any, path: str | None) -> Any:
-    """The value at dotted ``path`` in ``data`` ("" is ``data``); _MISSING when absent."""
+@lru_cache(maxsize=512)
+def _parsed(path: str) -> Path:
+    return parse_path(path)
+
+
+def pick(data: Any, path: str | None, lookup: Lookup_ | None = None) -> Any:
+    """The value at ``path`` in ``data`` ("" is ``data``); MISSING when absent."""
     if path is None:
-        return _MISSING
-    for part in path.split(".") if path else ():
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return _MISSING
-    return data
+        return MISSING
+    return _parsed(path).read(data, lookup)
 
 
-def value_at(data: Any, path: str | None) -> Any:
+def value_at(data: Any, path: str | None, lookup: Lookup_ | None = None) -> Any:
     """``pick``, with None for what is absent."""
-    found = pick(data, path)
-    return None if found is _MISSING else found
+    found = pick(data, path, lookup)
+    return None if found is MISSING else found
 
 
-def _read(model: type[BaseModel], data: Any, paths: BaseModel, what: str) -> Any:
+def _read(model: type[BaseModel], data: Any, paths: BaseModel, what: str,
+          lookup: Lookup_ | None, only: tuple[str, ...] | None = None) -> Any:
     fields = {name: value for name, path in paths.model_dump().items()
-              if (value := pick(data, path)) is not _MISSING}
+              if (only is None or name in only)
+              and (value := pick(data, path, lookup)) is not MISSING}
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
@@ -296,6 +472,19 @@ class _Remote(BaseModel):
         return value.astimezone(UTC) if value is not None else None
 
 
+class FoundCase(_Remote):
+    """A case as the find endpoint lists it: its id, and the enquiry id it carries."""
+
+    id: str = Field(min_length=1)
+    external_ref: str | None = None
+
+    @classmethod
+    def read(cls, data: Any, mapping: RestMapping, what: str) -> FoundCase:
+        case: FoundCase = _read(cls, data, mapping.case, what, None,
+                                only=("id", "external_ref"))
+        return case
+
+
 class RemoteCase(_Remote):
     id: str = Field(min_length=1)
     external_ref: str | None = None
@@ -304,8 +493,9 @@ class RemoteCase(_Remote):
     updated_at: datetime | None = None
 
     @classmethod
-    def read(cls, data: Any, mapping: RestMapping, what: str) -> RemoteCase:
-        case: RemoteCase = _read(cls, data, mapping.case, what)
+    def read(cls, data: Any, mapping: RestMapping, what: str,
+             lookup: Lookup_ | None = None) -> RemoteCase:
+        case: RemoteCase = _read(cls, data, mapping.case, what, lookup)
         return case
 
 
@@ -320,8 +510,9 @@ class RemoteEvent(_Remote):
     cursor: str | None = None
 
     @classmethod
-    def read(cls, data: Any, mapping: RestMapping, what: str) -> RemoteEvent:
-        event: RemoteEvent = _read(cls, data, mapping.updates.event, what)
+    def read(cls, data: Any, mapping: RestMapping, what: str,
+             lookup: Lookup_ | None = None) -> RemoteEvent:
+        event: RemoteEvent = _read(cls, data, mapping.updates.event, what, lookup)
         return event
 
 

@@ -66,8 +66,12 @@ class Bridge:
     def check_connector(self) -> BaseMapping:
         """Validate the connector's settings and mapping without connecting."""
         cls = configured_class(self.loaded)
-        connector_settings(self.loaded, cls)
-        return load_mapping(self.loaded, cls)
+        settings = connector_settings(self.loaded, cls)
+        mapping = load_mapping(self.loaded, cls)
+        agree = getattr(cls, "check_settings", None)  # settings the mapping needs (optional)
+        if agree is not None:
+            agree(settings, mapping)
+        return mapping
 
     def connector(self) -> Connector:
         if self._connector is None:

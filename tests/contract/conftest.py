@@ -5,8 +5,9 @@ that yields a ``Backend`` (a connector on a CRM that really runs, plus a service
 who works cases in that CRM the way its staff do) and cleans up after the test. A
 factory declares the optional features it has (``credentials``: the CRM has a login that
 can be wrong; ``attachments``: the connector puts files on cases and the officer
-``SeesFiles``); tests marked ``@pytest.mark.needs(feature)`` run only on backends with
-it, so the suite generates no test that has to be skipped. Like dlt's
+``SeesFiles``; ``cursor_marks``: a read hands back a cursor with no update; ``faults``: the
+double can fail the next write); tests marked ``@pytest.mark.needs(feature)`` run only on
+backends with it, so the suite generates no test that has to be skipped. Like dlt's
 ``destinations_configs`` and meltano's test factory, the suite never names a backend.
 
     @backend_factory("lagan", features={"credentials"})
@@ -31,6 +32,7 @@ from support.connector_kit import closed_port
 from support.crm_standin import CrmStandin, crm_standin
 from support.lagan_double import LaganDouble, lagan_double
 from support.lagan_double.server import Personality
+from support.odata_double import ODataDouble, odata_double
 from support.open311_double import Open311Double, open311_double
 from support.rt_server import BRIDGE_USER, RtOfficer, rt_server
 
@@ -42,6 +44,7 @@ from connectors.local_store import LocalCaseStore
 from connectors.open311 import Open311Connector, Open311Settings
 from connectors.open311_mapping import Open311Mapping, has_marker
 from connectors.rest import RestConnector, RestSettings
+from connectors.rest_auth import OAuth2Settings
 from connectors.rest_mapping import RestMapping
 from connectors.rt import RtConnector, RtSettings
 from connectors.rt_mapping import RtMapping
@@ -336,7 +339,7 @@ class RestOfficer:
                 for n in self.crm.cases[case_ref].notes]
 
 
-@backend_factory("rest", features={"credentials"})
+@backend_factory("rest", features={"credentials", "cursor_marks"})
 def rest(tmp_path: Path) -> Iterator[Backend]:
     """The shipped mapping, idempotency key included, on a stand-in that honours it."""
     mapping = _mapping(RestMapping, "rest")
@@ -420,14 +423,122 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
         assert not double.problems, double.problems
 
 
-@backend_factory("open311-json", features={"credentials", "faults"})
+@backend_factory("open311-json", features={"credentials", "faults", "cursor_marks"})
 def open311_json(tmp_path: Path) -> Iterator[Backend]:
     """GeoReport v2 in JSON, with mySociety's servicerequestupdates."""
     yield from _open311(tmp_path, "json")
 
 
-@backend_factory("open311-xml", features={"credentials", "faults"})
+@backend_factory("open311-xml", features={"credentials", "faults", "cursor_marks"})
 def open311_xml(tmp_path: Path) -> Iterator[Backend]:
     """GeoReport v2 in XML, answering a create with a token (as open311-adapter's recorded
     Merton backend does) that resolves at the first look-up."""
     yield from _open311(tmp_path, "xml", tokens=True, token_pending=0)
+
+
+# -- rest-dynamics: the generic REST connector, mappings/rest-dynamics.yaml, on the OData
+# double (a Dynamics 365 Web API shape: OAuth2 tokens, OData-EntityId, @odata.nextLink) ----
+
+
+class DynamicsOfficer:
+    def __init__(self, crm: ODataDouble) -> None:
+        self.crm = crm
+
+    def take(self, case_ref: str) -> None:
+        self.crm.take(case_ref)
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.crm.reply(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.crm.resolve(case_ref)
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return self.crm.cases_for(str(enquiry.id))
+
+    def notes(self, case_ref: str) -> list[str]:
+        return [str(n["notetext"]) for n in self.crm.incidents[case_ref].notes]
+
+
+@backend_factory("rest-dynamics", features={"credentials", "cursor_marks"})
+def rest_dynamics(tmp_path: Path) -> Iterator[Backend]:
+    """The shipped Dynamics mapping; the double pages two at a time, below what it is asked."""
+    mapping = _mapping(RestMapping, "rest-dynamics")
+    with ExitStack() as stack:
+        crm = stack.enter_context(odata_double(page_cap=2))
+
+        def connect(url: str = crm.url, secret: str = crm.client_secret) -> Connector:
+            oauth2 = OAuth2Settings(token_url=crm.token_url, client_id=crm.client_id,
+                                    client_secret=SecretStr(secret), scope=crm.scope)
+            made = RestConnector(RestSettings(url=url, oauth2=oauth2),
+                                 ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        missing = "00000000-0000-0000-0000-000000000999"
+        yield Backend(
+            name="rest-dynamics", connector=connect(), mapping=mapping,
+            destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
+                                           response_days=10, contact="roads@example.gov.uk"),
+            officer=DynamicsOfficer(crm), reconnect=connect,
+            reject=lambda c: c.add_note(missing, Note("follow-up", "cllr-x")),
+            reason=f"incident With Id = {missing} Does Not Exist",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/api/data/v9.2"),
+            wrong_credentials=lambda: connect(secret="not-the-secret"),
+        )
+
+
+# -- rest-rt: the generic REST connector, mappings/rest-rt.yaml, on the real RT 5 --------
+
+
+class RestRtOfficer:
+    def __init__(self, officer: RtOfficer) -> None:
+        self.officer = officer
+
+    def take(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "open")
+
+    def reply(self, case_ref: str, text: str) -> None:
+        self.officer.reply(case_ref, text)
+
+    def resolve(self, case_ref: str) -> None:
+        self.officer.set_status(case_ref, "resolved")
+
+    def cases_for(self, enquiry: Enquiry) -> list[str]:
+        return self.officer.tickets_with("Enquiry ID", str(enquiry.id))
+
+    def notes(self, case_ref: str) -> list[str]:
+        return self.officer.comments(case_ref)
+
+
+@backend_factory("rest-rt", features={"credentials", "cursor_marks"})
+def rest_rt(tmp_path: Path) -> Iterator[Backend]:
+    """The shipped RT mapping on the session's RT; the queue and custom fields are made
+    as an admin would, with the rt connector's setup."""
+    server = rt_server()
+    mapping = _mapping(RestMapping, "rest-rt")
+    destination = ServiceDestination(id="roads", name="Roads",
+                                     crm_target=f"Contract {uuid.uuid4().hex[:8]}",
+                                     response_days=10, contact="roads@example.gov.uk")
+    with ExitStack() as stack:
+        admin = RtConnector(RtSettings(url=server.url, token=server.token),
+                            ConnectorContext(tmp_path, _mapping(RtMapping, "rt")))
+        stack.callback(admin.close)
+        problems = [f for f in admin.setup([destination]) if not f.ok]
+        assert not problems, problems
+
+        def connect(url: str = server.api, token: str = server.token) -> Connector:
+            made = RestConnector(RestSettings(url=url, token=SecretStr(token)),
+                                 ConnectorContext(tmp_path, mapping))
+            stack.callback(made.close)
+            return made
+
+        officer = stack.enter_context(server.officer())
+        yield Backend(
+            name="rest-rt", connector=connect(), mapping=mapping, destination=destination,
+            officer=RestRtOfficer(officer), reconnect=connect,
+            reject=lambda c: c.add_note("999999999", Note("follow-up", "cllr-x")),
+            reason="Message could not be recorded",
+            unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/REST/2.0"),
+            wrong_credentials=lambda: connect(token="not-the-token"),
+        )

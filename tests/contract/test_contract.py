@@ -127,6 +127,16 @@ def test_updates_since_a_cursor_miss_nothing_and_rereading_is_harmless(
     assert len(changes) == len(set(ids)), "one event id names two different changes"
 
 
+@pytest.mark.needs("cursor_marks")
+def test_a_read_with_nothing_to_apply_still_hands_back_a_cursor(backend: Backend) -> None:
+    """A CRM with no change for the bridge (or only the bridge's own) is read up to a
+    cursor all the same, so the next run starts there instead of from the beginning."""
+    _, cursor = _drain(backend.connector, None)
+    assert cursor is not None
+    _, later = _drain(backend.connector, cursor)
+    assert later is not None
+
+
 def test_case_snapshot_shows_status_and_response(backend: Backend) -> None:
     enquiry = make_enquiry(backend.destination)
     case = backend.connector.create_case(enquiry, backend.destination)

@@ -20,7 +20,7 @@ from pydantic import SecretStr, ValidationError
 from support.connector_kit import closed_port, make_enquiry
 from support.crm_standin import REJECT_MARK, CrmStandin, Faults, crm_standin
 
-from connectors.base import Connector, ConnectorContext, Note
+from connectors.base import CaseUpdate, Connector, ConnectorContext, CursorMark, Note
 from connectors.rest import RestConnector, RestSettings
 from connectors.rest_client import retry_after_seconds
 from connectors.rest_mapping import MalformedAnswer, RemoteEvent, RestMapping
@@ -214,11 +214,16 @@ def test_get_case_reads_the_case(crm: CrmStandin, connector: RestConnector) -> N
         connector.get_case("C999999")
 
 
+def changes(connector: Connector, since: str | None) -> list[CaseUpdate]:
+    """The updates a read brings, without the cursor marks between its pages."""
+    return [item for item in connector.fetch_updates(since) if isinstance(item, CaseUpdate)]
+
+
 def test_changes_come_in_pages_and_a_late_commit_is_caught_by_the_overlap(
     crm: CrmStandin, connector: RestConnector
 ) -> None:
     cases = [connector.create_case(make_enquiry(ROADS), ROADS).id for _ in range(230)]
-    first = list(connector.fetch_updates(None))
+    first = changes(connector, None)
     assert [u.event_id for u in first] == [f"ev-{n}" for n in range(1, 231)]  # 3 pages
     assert [u.crm_status for u in first[:1]] == ["new"]
     cursor = first[-1].cursor
@@ -226,12 +231,12 @@ def test_changes_come_in_pages_and_a_late_commit_is_caught_by_the_overlap(
 
     late = crm.change(cases[0], "open", "officer1",
                       at=datetime.now(UTC) - timedelta(seconds=60))
-    again = list(connector.fetch_updates(cursor))
+    again = changes(connector, cursor)
 
     assert late.id in [u.event_id for u in again]
     assert all(u.cursor >= cursor for u in again)
     blind = make(crm, cursor={"kind": "timestamp", "overlap_seconds": 0})
-    assert late.id not in [u.event_id for u in blind.fetch_updates(cursor)]
+    assert late.id not in [u.event_id for u in changes(blind, cursor)]
 
 
 def test_a_page_that_fails_is_asked_for_again_not_the_whole_feed(
@@ -240,8 +245,11 @@ def test_a_page_that_fails_is_asked_for_again_not_the_whole_feed(
     for _ in range(150):
         connector.create_case(make_enquiry(ROADS), ROADS)
     crm.force("ok", "500", "ok")  # the second page fails once
-    updates = list(connector.fetch_updates(None))
+    read = list(connector.fetch_updates(None))
+    updates = [item for item in read if isinstance(item, CaseUpdate)]
     assert len(updates) == 150
+    marks = [read.index(item) for item in read if isinstance(item, CursorMark)]
+    assert marks[0] == 100  # kept after the first page, before the one that failed
     assert crm.calls["updates"] == 3
 
 
