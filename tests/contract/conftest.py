@@ -423,13 +423,13 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
         assert not double.problems, double.problems
 
 
-@backend_factory("open311-json", features={"credentials", "faults", "cursor_marks"})
+@backend_factory("open311-json", features={"credentials", "faults"})
 def open311_json(tmp_path: Path) -> Iterator[Backend]:
     """GeoReport v2 in JSON, with mySociety's servicerequestupdates."""
     yield from _open311(tmp_path, "json")
 
 
-@backend_factory("open311-xml", features={"credentials", "faults", "cursor_marks"})
+@backend_factory("open311-xml", features={"credentials", "faults"})
 def open311_xml(tmp_path: Path) -> Iterator[Backend]:
     """GeoReport v2 in XML, answering a create with a token (as open311-adapter's recorded
     Merton backend does) that resolves at the first look-up."""
@@ -457,7 +457,9 @@ class DynamicsOfficer:
         return self.crm.cases_for(str(enquiry.id))
 
     def notes(self, case_ref: str) -> list[str]:
-        return [str(n["notetext"]) for n in self.crm.incidents[case_ref].notes]
+        """Each annotation as Dynamics shows it: its subject (naming the kind), then its text."""
+        return [f"{n.get('subject', '')}\n{n['notetext']}"
+                for n in self.crm.incidents[case_ref].notes]
 
 
 @backend_factory("rest-dynamics", features={"credentials", "cursor_marks"})
