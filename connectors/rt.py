@@ -16,10 +16,12 @@ RT user's timezone; the exact cut is made here, on the UTC times RT returns.
 
 A history is read only when someone may have changed the ticket: not for a ticket
 nobody touched after it was opened (the bridge's own push), nor for one already read
-whose ``LastUpdated`` and ``LastUpdatedBy`` are what they were then (the cursor
-remembers those for the tickets inside the overlap). Tickets are worked through in
-``LastUpdated`` order, a page at a time, and a ``CursorMark`` after each page keeps
-the progress even when the page held only the bridge's own changes or a later read fails.
+whose last change is still the bridge's own, at the same ``LastUpdated`` (the cursor
+remembers those for the tickets inside the overlap). The bridge is the account that
+opened the ticket (its ``Creator``): the tickets carrying an enquiry id are its own.
+Tickets are worked through in ``LastUpdated`` order, a page at a time, and a
+``CursorMark`` after each page keeps the progress even when the page held only the
+bridge's own changes or a later read fails.
 
 The wire client (``rt_client``) is kept apart from the mapping (``rt_mapping``) and
 from what ``crm-bridge connector setup`` / ``check`` do (``rt_setup``).
@@ -191,7 +193,7 @@ class RtConnector:
             page = changed[first:first + size]
             units = []
             for row in page:
-                if _untouched(row) or seen.get(row.id) == _stamp(row):
+                if _untouched(row) or (_by_creator(row) and seen.get(row.id) == _stamp(row)):
                     continue
                 read += 1
                 units += [unit for unit in units_from_history(row, self.client.history(row.id))
@@ -204,7 +206,8 @@ class RtConnector:
             keep = high - timedelta(seconds=self.settings.overlap_seconds)
             seen = {ticket: stamp for ticket, stamp in seen.items()
                     if _when(stamp[0]) >= keep}
-            seen.update((row.id, _stamp(row)) for row in page if row.last_updated >= keep)
+            seen.update((row.id, _stamp(row)) for row in page
+                        if row.last_updated >= keep and _by_creator(row))
             mark = _cursor(high, seen)
             yield CursorMark(mark)
         log.info("rt fetch_updates: %d tickets changed since the cursor, %d histories read, "
@@ -312,10 +315,15 @@ def _ticket_id(case_ref: str) -> str:
     return ref
 
 
+def _by_creator(row: TicketRow) -> bool:
+    """The ticket's last change is its creator's: the bridge, which opened it."""
+    return (row.creator is not None and row.last_updated_by is not None
+            and row.creator.id == row.last_updated_by.id)
+
+
 def _untouched(row: TicketRow) -> bool:
     """Nobody but its creator has changed the ticket since it was opened: nothing to read."""
-    return (row.created is not None and row.creator is not None
-            and row.last_updated_by is not None and row.creator.id == row.last_updated_by.id
+    return (row.created is not None and _by_creator(row)
             and row.last_updated - row.created <= _OPENED_WITHIN)
 
 

@@ -56,7 +56,7 @@ class Officer(Protocol):
         """Send the service's response to the constituent."""
 
     def resolve(self, case_ref: str) -> None:
-        """Finish: the CRM status its mapping calls responded."""
+        """Finish: the CRM status its mapping calls responded (or closed)."""
 
     def cases_for(self, enquiry: Enquiry) -> list[str]:
         """Every case the CRM holds for the enquiry (by its external reference)."""

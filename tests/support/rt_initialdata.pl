@@ -6,9 +6,10 @@
 # An auth token for the bridge is written to $RT_STATE_DIR/crm-bridge.token, so the
 # tests can use token authentication too.
 #
-# Two more accounts show `crm-bridge connector check` what a missing right looks like:
+# Three more accounts show `crm-bridge connector check` what a missing right looks like:
 # 'crm-bridge-unseen' holds no right at all, 'crm-bridge-partial' may see queues,
-# tickets and custom fields but not open tickets or comment. Their tokens are written to
+# tickets and custom fields but not open tickets or comment, 'crm-bridge-nocf' may open
+# tickets but not set their custom fields. Their tokens are written to
 # $RT_STATE_DIR/<name>.token.
 
 @Users = (
@@ -31,6 +32,12 @@
         Password     => 'partial-password',
         Privileged   => 1,
     },
+    {
+        Name         => 'crm-bridge-nocf',
+        EmailAddress => 'crm-bridge-nocf@localhost',
+        Password     => 'nocf-password',
+        Privileged   => 1,
+    },
 );
 
 # The list in docs/rt.md, "The bridge's RT account": day to day, making its auth token,
@@ -45,11 +52,14 @@
     (map { { UserId => 'crm-bridge-partial', Right => $_ } } qw(
         SeeQueue ShowTicket SeeCustomField
     )),
+    (map { { UserId => 'crm-bridge-nocf', Right => $_ } } qw(
+        SeeQueue CreateTicket ShowTicket CommentOnTicket SeeCustomField
+    )),
 );
 
 @Final = (
     sub {
-        for my $name (qw(crm-bridge crm-bridge-unseen crm-bridge-partial)) {
+        for my $name (qw(crm-bridge crm-bridge-unseen crm-bridge-partial crm-bridge-nocf)) {
             my $user = RT::User->new( RT->SystemUser );
             $user->Load($name);
             die "no $name user" unless $user->Id;
