@@ -8,16 +8,21 @@ tests/support/rt_initialdata.pl; stopped afterwards unless --keep), makes a coun
 switched to `type: rt`, runs `connector setup`, logs N enquiries, then times:
 
   bridge   `sync` push steps (run_sync only=push): per enquiry the queue check
-           (once per queue), the look-up by enquiry id that makes creation
-           idempotent, POST /ticket, and the bookkeeping in the state store;
+           (once per queue), the look-up by enquiry id unless push tells the
+           connector the create is a first attempt (create_case fresh=True),
+           POST /ticket, and the bookkeeping in the state store;
+  fresh    the connector's create_case(fresh=True) in a loop: the queue check,
+           building and validating the JSON, POST /ticket, reading RT's answer;
+           no look-up and no state store (what a first attempt costs in RT);
   raw      POST /ticket of the very same JSON (ticket_payload of the same
            enquiries, each with a new id) from a bare requests.Session loop,
            same account, same server, no look-up, no state store.
 
-Halves are run in ABBA order (bridge, raw, raw, bridge) so RT slowing as its
-database grows falls on both alike. With --threads, the same comparison with N
-threads: raw POSTs from a thread pool, and the connector's create_case from a
-pool (what a concurrent push would do; `sync` itself pushes one at a time).
+Steps take turns in rounds of 10 enquiries, in reverse order every other round
+(ABC, CBA, ...), so RT slowing as its database grows falls on all alike. With
+--threads, the same comparison with N threads: raw POSTs from a thread pool, and
+the connector's create_case(fresh=True) from a pool (what a concurrent push would
+do for first attempts; `sync` itself pushes one at a time).
 Run as root (RT is installed and started as needed).
 """
 
@@ -182,15 +187,24 @@ def pooled(threads: int, work: Callable[[Any], None], items: Sequence[Any]) -> f
 
 
 def connector_pool(bridge: Bridge, enquiries: Sequence[Enquiry], threads: int) -> float:
-    """create_case from a thread pool, as a concurrent push would call it."""
+    """create_case(fresh=True) from a thread pool, as a concurrent push would call it for
+    first attempts; each must open a ticket of its own, or the run stops."""
     connector = bridge.connector()
+    assert isinstance(connector, RtConnector)
     services: dict[str, ServiceDestination] = {s.id: s for s in bridge.config.services}
+    opened: list[str] = []
 
     def create(enquiry: Enquiry) -> None:
-        fresh = enquiry.model_copy(update={"id": uuid.uuid4()})
-        connector.create_case(fresh, services[enquiry.service_id])
+        new = enquiry.model_copy(update={"id": uuid.uuid4()})
+        case = connector.create_case(new, services[enquiry.service_id], fresh=True)
+        if not case.created:
+            raise RuntimeError(f"create_case found ticket {case.id} for a new enquiry")
+        opened.append(case.id)
 
-    return pooled(threads, create, enquiries)
+    seconds = pooled(threads, create, enquiries)
+    if len(set(opened)) != len(enquiries):
+        sys.exit(f"create_case opened {len(set(opened))} tickets for {len(enquiries)} enquiries")
+    return seconds
 
 
 class CallTimes(logging.Handler):
@@ -246,6 +260,8 @@ def run(count: int, threads: Sequence[int], fresh: bool, seed: int) -> dict[str,
                 every += batch
                 _take_turns(index, totals,
                             (("bridge sync push", 1), partial(bridge_push, bridge, batch)),
+                            (("bridge create_case fresh", 1),
+                             partial(connector_pool, bridge, batch, 1)),
                             (("raw requests loop", 1), partial(raw, bodies)))
             logger.removeHandler(calls)
             raw.close()
@@ -255,7 +271,7 @@ def run(count: int, threads: Sequence[int], fresh: bool, seed: int) -> dict[str,
                     batch = every[start:start + ROUND * n]
                     bodies = payloads(bridge, batch)
                     _take_turns(index, totals,
-                                (("bridge connector create_case", n),
+                                (("bridge create_case fresh", n),
                                  partial(connector_pool, bridge, batch, n)),
                                 (("raw requests loop", n), partial(pool, bodies)))
                 pool.close()
@@ -281,9 +297,11 @@ def ratios(timings: Sequence[Timing]) -> dict[str, float]:
     for t in timings:
         if t.what.startswith("bridge"):
             same = raw[t.threads]
-            out[f"{t.threads} thread(s) vs raw, same threads"] = round(t.seconds / same, 3)
+            out[f"{t.what}, {t.threads} thread(s) vs raw, same threads"] = round(
+                t.seconds / same, 3)
             if t.threads != 1:
-                out[f"{t.threads} thread(s) vs raw, 1 thread"] = round(t.seconds / raw[1], 3)
+                out[f"{t.what}, {t.threads} thread(s) vs raw, 1 thread"] = round(
+                    t.seconds / raw[1], 3)
     return out
 
 

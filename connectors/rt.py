@@ -14,6 +14,15 @@ an RT timestamp (RT's clock, never the bridge's), re-read with an overlap
 node's clock. The TicketSQL date is widened by a day because RT reads it in the
 RT user's timezone; the exact cut is made here, on the UTC times RT returns.
 
+A history is read only when someone may have changed the ticket: not for a ticket
+nobody touched after it was opened (the bridge's own push), nor for one already read
+whose last change is still the bridge's own, at the same ``LastUpdated`` (the cursor
+remembers those for the tickets inside the overlap). The bridge is the account that
+opened the ticket (its ``Creator``): the tickets carrying an enquiry id are its own.
+Tickets are worked through in ``LastUpdated`` order, a page at a time, and a
+``CursorMark`` after each page keeps the progress even when the page held only the
+bridge's own changes or a later read fails.
+
 The wire client (``rt_client``) is kept apart from the mapping (``rt_mapping``) and
 from what ``crm-bridge connector setup`` / ``check`` do (``rt_setup``).
 """
@@ -21,6 +30,7 @@ from what ``crm-bridge connector setup`` / ``check`` do (``rt_setup``).
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,17 +40,19 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from requests.auth import AuthBase
 
-from connectors import rt_setup
+from connectors import rt_client, rt_setup
 from connectors.base import (
     BaseMapping,
     CaseRef,
     CaseSnapshot,
     CaseUpdate,
     ConnectorContext,
+    CursorMark,
     Finding,
     Note,
+    OutgoingAttachment,
 )
-from connectors.rt_client import RtClient, TokenAuth
+from connectors.rt_client import AttachmentRow, RtClient, TicketRow, TokenAuth
 from connectors.rt_mapping import (
     RtMapping,
     Unit,
@@ -58,7 +70,13 @@ __all__ = ["RtConnector", "RtSettings"]
 log = logging.getLogger(__name__)
 
 _CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_SEARCH_FIELDS = "LastUpdated,Status,CustomFields,Requestor"
+_SEARCH_FIELDS = "Created,Creator,LastUpdated,LastUpdatedBy,Status,CustomFields,Requestor"
+# RT stamps a ticket's custom fields a moment after opening it; a ticket whose last change
+# is its creator's, this close to its creation, has had nothing done to it since.
+_OPENED_WITHIN = timedelta(seconds=2)
+_ATTACHMENT_SUBJECT = "crm-bridge attachment {key}"
+
+Seen = dict[str, tuple[str, str]]  # ticket id → (LastUpdated, LastUpdatedBy) when last read
 
 
 class RtSettings(BaseModel):
@@ -74,8 +92,13 @@ class RtSettings(BaseModel):
     constituent_as_requestor: bool = Field(
         default=False, description="make the constituent the ticket's requestor, so RT's own "
                                    "e-mails (autoreply, the service's replies) go to them")
-    timeout_seconds: float = Field(default=30, gt=0, le=300)
-    connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    timeout_seconds: float = Field(default=30, gt=0, le=300,
+                                   description="seconds RT may take to answer one call")
+    connect_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    pause_after_timeout_seconds: float = Field(
+        default=300, ge=0, le=3600,
+        description="after a call RT did not answer in time, fail every call at once for "
+                    "this long (0: never), so a hanging RT costs a sync one timeout")
     overlap_seconds: int = Field(default=300, ge=0, le=86_400)
     verify_tls: bool = True
     ca_bundle: str | None = Field(default=None, description="CA file for a private TLS CA")
@@ -123,14 +146,17 @@ class RtConnector:
         verify: bool | str = settings.ca_bundle or settings.verify_tls
         self.client = RtClient(settings.url, settings.auth(), verify=verify,
                                timeout=(settings.connect_timeout_seconds,
-                                        settings.timeout_seconds))
+                                        settings.timeout_seconds),
+                               pause_after_timeout=settings.pause_after_timeout_seconds)
         self._ready_queues: set[str] = set()
 
     # -- the Connector protocol ---------------------------------------------------------------
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
-        """Find the ticket by the enquiry's id first, so a retry never opens a second one."""
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination, *,
+                    fresh: bool = False) -> CaseRef:
+        """Find the ticket by the enquiry's id first, so a retry never opens a second one;
+        ``fresh``: the caller knows no earlier attempt was made, so there is none to find."""
         self._ensure_queue(destination.crm_target)
-        existing = self._find(str(enquiry.id))
+        existing = None if fresh else self._find(str(enquiry.id))
         if existing is not None:
             log.info("rt create_case %s: found ticket %s", enquiry.reference, existing)
             return CaseRef(existing, created=False)
@@ -151,33 +177,75 @@ class RtConnector:
         return CaseSnapshot(ticket.id, ticket.cf(self.mapping.external_id_field), ticket.status,
                             response, ticket.last_updated)
 
-    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate]:
-        start = _parse_cursor(since)
+    def fetch_updates(self, since: str | None) -> Iterator[CaseUpdate | CursorMark]:
+        start, seen = _parse_cursor(since)
         cut = start - timedelta(seconds=self.settings.overlap_seconds) if start else None
         query = f"'CF.{{{self.mapping.external_id_field}}}' IS NOT NULL"
         if cut is not None:
             wide = cut - timedelta(days=1)  # RT reads the date in its user's timezone
             query += f" AND LastUpdated > '{wide:%Y-%m-%d %H:%M:%S}'"
-        # Ordered by id, which never changes, so a ticket updated while the pages are
-        # read cannot shift another one out of sight.
-        changed = [row for row in self.client.search_tickets(query, _SEARCH_FIELDS)
-                   if cut is None or row.last_updated >= cut]
-        units = [unit for row in changed
-                 for unit in units_from_history(row, self.client.history(row.id))
-                 if cut is None or unit.txn.created >= cut]
-        units.sort(key=lambda unit: int(unit.txn.id))
-        log.info("rt fetch_updates since %s: %d tickets changed, %d updates", since,
-                 len(changed), len(units))
-        high = start
-        for unit in units:
-            high = unit.txn.created if high is None else max(high, unit.txn.created)
-            yield self._update(unit, high)
+        changed = [row for page in self.client.search_pages(query, _SEARCH_FIELDS)
+                   for row in page if cut is None or row.last_updated >= cut]
+        changed.sort(key=lambda row: (row.last_updated, int(row.id)))
+        mark, read, count = since or "", 0, 0
+        size = rt_client.PER_PAGE
+        for first in range(0, len(changed), size):
+            page = changed[first:first + size]
+            units = []
+            for row in page:
+                if _untouched(row) or (_by_creator(row) and seen.get(row.id) == _stamp(row)):
+                    continue
+                read += 1
+                units += [unit for unit in units_from_history(row, self.client.history(row.id))
+                          if cut is None or unit.txn.created >= cut]
+            units.sort(key=lambda unit: int(unit.txn.id))
+            for unit in units:
+                count += 1
+                yield self._update(unit, mark)
+            high = max(page[-1].last_updated, start) if start else page[-1].last_updated
+            keep = high - timedelta(seconds=self.settings.overlap_seconds)
+            seen = {ticket: stamp for ticket, stamp in seen.items()
+                    if _when(stamp[0]) >= keep}
+            seen.update((row.id, _stamp(row)) for row in page
+                        if row.last_updated >= keep and _by_creator(row))
+            mark = _cursor(high, seen)
+            yield CursorMark(mark)
+        log.info("rt fetch_updates: %d tickets changed since the cursor, %d histories read, "
+                 "%d updates", len(changed), read, count)
 
     def health(self) -> None:
         self.client.info()
 
     def close(self) -> None:
         self.client.close()
+
+    # -- optional capability: SendsAttachments -----------------------------------------------
+    def add_attachment(self, case_ref: str, attachment: OutgoingAttachment) -> str | None:
+        """The file as an attachment on a comment on the ticket, its subject carrying the
+        attachment's key: a repeat (after a reply lost on the way back) finds that comment
+        and adds nothing. Returns the link to the file in RT's web pages."""
+        ticket = _ticket_id(case_ref)
+        subject = _ATTACHMENT_SUBJECT.format(key=attachment.key)
+        link = self._attachment_link(ticket, subject, attachment.filename)
+        if link is not None:
+            log.info("rt add_attachment: ticket %s already has it", ticket)
+            return link
+        self.client.comment(ticket, f"File attached by crm-bridge: {attachment.filename}",
+                            subject=subject, files=[(attachment.filename,
+                                                     attachment.content_type, attachment.data)])
+        return self._attachment_link(ticket, subject, attachment.filename)
+
+    def _attachment_link(self, ticket: str, subject: str, filename: str) -> str | None:
+        parts = self.client.ticket_attachments(ticket)
+        txns = {p.transaction_id for p in parts if p.subject == subject and p.transaction_id}
+        for part in parts:
+            if part.transaction_id in txns and part.filename == filename:
+                return self._link(part.transaction_id, part)
+        return None
+
+    def _link(self, txn_id: str, part: AttachmentRow) -> str:
+        return (f"{self.client.base_url}/Ticket/Attachment/{txn_id}/{part.id}/"
+                f"{quote(part.filename)}")
 
     # -- optional capability: SupportsSetup ---------------------------------------------------
     def check(self, destinations: Sequence[ServiceDestination]) -> list[Finding]:
@@ -211,13 +279,15 @@ class RtConnector:
             return row.id
         return None
 
-    def _update(self, unit: Unit, high: datetime) -> CaseUpdate:
+    def _update(self, unit: Unit, cursor: str) -> CaseUpdate:
+        """``cursor``: the last mark before the page holding this update (safe to resume
+        from: everything after it is read again)."""
         response, files = self._reply(unit) if unit.reply is not None else (None, ())
         actor = (unit.reply or unit.txn).creator.id
         return CaseUpdate(
             event_id=unit.event_id, case_ref=unit.ticket.id,
             external_ref=unit.ticket.cf(self.mapping.external_id_field),
-            occurred_at=unit.txn.created, cursor=high.strftime(_CURSOR_FORMAT),
+            occurred_at=unit.txn.created, cursor=cursor,
             crm_status=unit.status, response=response, actor=actor, attachments=files)
 
     def _reply(self, unit: Unit) -> tuple[str, tuple[str, ...]]:
@@ -225,9 +295,7 @@ class RtConnector:
         assert unit.reply is not None
         txn_id = unit.reply.id
         parts = self.client.transaction_attachments(txn_id)
-        files = tuple(
-            f"{self.client.base_url}/Ticket/Attachment/{txn_id}/{p.id}/{quote(p.filename)}"
-            for p in parts if p.filename)
+        files = tuple(self._link(txn_id, p) for p in parts if p.filename)
         body = pick_body([(p.id, p.filename, p.content_type) for p in parts])
         text = ""
         if body is not None:
@@ -247,11 +315,48 @@ def _ticket_id(case_ref: str) -> str:
     return ref
 
 
-def _parse_cursor(since: str | None) -> datetime | None:
+def _by_creator(row: TicketRow) -> bool:
+    """The ticket's last change is its creator's: the bridge, which opened it."""
+    return (row.creator is not None and row.last_updated_by is not None
+            and row.creator.id == row.last_updated_by.id)
+
+
+def _untouched(row: TicketRow) -> bool:
+    """Nobody but its creator has changed the ticket since it was opened: nothing to read."""
+    return (row.created is not None and _by_creator(row)
+            and row.last_updated - row.created <= _OPENED_WITHIN)
+
+
+def _stamp(row: TicketRow) -> tuple[str, str]:
+    return (row.last_updated.strftime(_CURSOR_FORMAT),
+            row.last_updated_by.id if row.last_updated_by else "")
+
+
+def _when(text: str) -> datetime:
+    return datetime.strptime(text, _CURSOR_FORMAT).replace(tzinfo=UTC)
+
+
+def _cursor(high: datetime, seen: Seen) -> str:
+    """``<RT time>``, then the tickets inside the overlap already read, as JSON."""
+    text = high.strftime(_CURSOR_FORMAT)
+    if seen:
+        text += " " + json.dumps({k: list(v) for k, v in sorted(seen.items())},
+                                 separators=(",", ":"))
+    return text
+
+
+def _parse_cursor(since: str | None) -> tuple[datetime | None, Seen]:
     if not since:
-        return None
+        return None, {}
+    stamp, _, tail = since.partition(" ")
     try:
-        return datetime.strptime(since, _CURSOR_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        log.warning("rt: cursor %r is not an RT timestamp; reading every ticket again", since)
-        return None
+        start = _when(stamp)
+        seen: Seen = {}
+        if tail:
+            for ticket, (updated, by) in json.loads(tail).items():
+                _when(updated)
+                seen[str(ticket)] = (str(updated), str(by))
+        return start, seen
+    except (ValueError, TypeError, AttributeError):
+        log.warning("rt: the cursor is not one this connector wrote; reading every ticket again")
+        return None, {}

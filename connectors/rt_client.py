@@ -9,6 +9,8 @@ RT's and ``requests``' errors become the bridge's in one place, ``RtClient.call`
 (HTTP answers judged by its ``_check``):
 
     requests.ConnectionError, Timeout  → TransientError   RT down, restarting or slow
+                                                           (after a timeout, RT is left
+                                                           alone for ``pause_after_timeout``)
     HTTP 5xx, 429                      → TransientError   Retry-After (seconds or a date)
                                                            → TransientError.retry_after
     HTTP 401, 403                      → AuthError        login refused, or the bridge's
@@ -25,15 +27,16 @@ retry is safe because creation looks the ticket up by the enquiry's id first.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
@@ -107,6 +110,9 @@ class TicketRow(_Rt):
     id: str
     last_updated: datetime = Field(alias="LastUpdated")
     status: str = Field(alias="Status")
+    created: datetime | None = Field(default=None, alias="Created")
+    creator: Ref | None = Field(default=None, alias="Creator")
+    last_updated_by: Ref | None = Field(default=None, alias="LastUpdatedBy")
     custom_fields: list[CustomFieldValues] = Field(default_factory=list, alias="CustomFields")
     requestors: list[Ref] = Field(default_factory=list, alias="Requestor")
 
@@ -117,6 +123,11 @@ class TicketRow(_Rt):
 class Ticket(TicketRow):
     subject: str = Field(alias="Subject")
     queue: Ref = Field(alias="Queue")
+    hyperlinks: list[Link] = Field(default_factory=list, alias="_hyperlinks")
+
+    def may(self, action: str) -> bool:
+        """RT lists the 'comment' (or 'correspond') link only when the caller holds the right."""
+        return any(link.ref == action for link in self.hyperlinks)
 
 
 class Txn(_Rt):
@@ -135,6 +146,14 @@ class AttachmentRow(_Rt):
     id: str
     filename: str = Field(default="", alias="Filename")
     content_type: str = Field(default="", alias="ContentType")
+    subject: str = Field(default="", alias="Subject")
+    transaction_id: str = Field(default="", alias="TransactionId")
+
+    @field_validator("transaction_id", mode="before")
+    @classmethod
+    def _id_of_link(cls, value: Any) -> Any:
+        """RT 5.0 gives the bare id; a link object ({"id": ...}) is taken too."""
+        return value.get("id", "") if isinstance(value, dict) else value
 
 
 class AttachmentInfo(AttachmentRow):
@@ -216,11 +235,16 @@ class RtClient:
     """
 
     def __init__(self, base_url: str, auth: AuthBase | tuple[str, str], *,
-                 timeout: tuple[float, float] = (5.0, 30.0), pool_size: int = 10,
-                 verify: bool | str = True) -> None:
+                 timeout: tuple[float, float] = (10.0, 30.0), pool_size: int = 10,
+                 verify: bool | str = True, pause_after_timeout: float = 300.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/REST/2.0"
         self.timeout = timeout
+        # An RT that took a connection and then did not answer in time is not called again
+        # for this long: each later call fails at once, so a hanging RT costs a sync one
+        # timeout, not one per call and retry (monotonic clock: immune to clock changes).
+        self.pause_after_timeout = pause_after_timeout
+        self._silent_since: float | None = None
         self.session = requests.Session()
         self.session.auth = auth
         self.session.verify = verify
@@ -241,14 +265,19 @@ class RtClient:
         url = path if path.startswith("http") else f"{self.api}/{path.lstrip('/')}"
         shown = url[len(self.api):] if url.startswith(self.api) else url
         shown = shown.split("?", 1)[0]
+        self._refuse_while_silent(method, shown)
         started = time.perf_counter()
         try:
             response = self.session.request(method, url, params=params, json=json,
                                             timeout=self.timeout)
         except requests.Timeout as exc:
             log.info("RT %s %s: timed out", method, shown)
-            raise TransientError(f"RT at {self.base_url} did not answer {method} {shown} "
-                                 f"within {self.timeout[1]:g} s") from exc
+            self._silent_since = time.monotonic()
+            limit = (self.timeout[0] if isinstance(exc, requests.ConnectTimeout)
+                     else self.timeout[1])
+            raise TransientError(
+                f"RT at {self.base_url} did not answer {method} {shown} within {limit:g} s",
+                retry_after=self.pause_after_timeout or None) from exc
         except requests.RequestException as exc:
             log.info("RT %s %s: unreachable", method, shown)
             raise TransientError(f"RT at {self.base_url} cannot be reached "
@@ -257,6 +286,18 @@ class RtClient:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("RT %s %s -> %d (%.0f ms)", method, shown, response.status_code, elapsed)
             return self._check(method, shown, response)
+
+    def _refuse_while_silent(self, method: str, shown: str) -> None:
+        if self._silent_since is None:
+            return
+        left = self.pause_after_timeout - (time.monotonic() - self._silent_since)
+        if left <= 0:
+            self._silent_since = None
+            return
+        log.info("RT %s %s: not called, RT did not answer a call just before", method, shown)
+        raise TransientError(f"RT at {self.base_url} did not answer a call moments ago; not "
+                             f"calling it again ({method} {shown}) for {left:.0f} s",
+                             retry_after=left)
 
     def _check(self, method: str, shown: str, response: requests.Response) -> Any:
         status = response.status_code
@@ -288,15 +329,22 @@ class RtClient:
     def pages(self, method: str, path: str, model: type[M], *,
               params: Mapping[str, Any] | None = None, json: Any = None) -> Iterator[M]:
         """Every item of a paged collection, page after page (RT's maximum page size)."""
+        for page in self.page_lists(method, path, model, params=params, json=json):
+            yield from page
+
+    def page_lists(self, method: str, path: str, model: type[M], *,
+                   params: Mapping[str, Any] | None = None, json: Any = None,
+                   per_page: int | None = None) -> Iterator[list[M]]:
+        """A paged collection one page at a time, so a caller can mark its progress."""
+        size = per_page or PER_PAGE
         query = dict(params or {})
-        query["per_page"] = PER_PAGE
+        query["per_page"] = size
         page_no = 1
         while True:
             query["page"] = page_no
             page = _validate(_Page, self.call(method, path, params=query, json=json), path)
-            for item in page.items:
-                yield _validate(model, item, path)
-            if len(page.items) < PER_PAGE or (page.pages is not None and page_no >= page.pages):
+            yield [_validate(model, item, path) for item in page.items]
+            if len(page.items) < size or (page.pages is not None and page_no >= page.pages):
                 return
             page_no += 1
 
@@ -308,15 +356,43 @@ class RtClient:
         return self.pages("GET", "tickets", TicketRow,
                           params={"query": query, "fields": fields, "orderby": order_by})
 
+    def search_pages(self, query: str, fields: str) -> Iterator[list[TicketRow]]:
+        """Matching tickets a page at a time, in ticket id order (which never changes, so a
+        ticket updated while the pages are read cannot shift another one out of sight)."""
+        return self.page_lists("GET", "tickets", TicketRow,
+                               params={"query": query, "fields": fields, "orderby": "id"})
+
+    def newest_ticket(self, query: str) -> TicketRow | None:
+        """The matching ticket with the highest id, in one small call."""
+        for page in self.page_lists("GET", "tickets", TicketRow, per_page=1,
+                                    params={"query": query, "fields": "LastUpdated,Status",
+                                            "orderby": "id", "order": "DESC"}):
+            return page[0] if page else None
+        return None
+
     def ticket(self, ticket_id: str) -> Ticket:
         return self.model("GET", f"ticket/{ticket_id}", Ticket)
 
     def create_ticket(self, payload: dict[str, Any]) -> str:
         return self.model("POST", "ticket", Created, json=payload).id
 
-    def comment(self, ticket_id: str, text: str) -> None:
-        self.call("POST", f"ticket/{ticket_id}/comment",
-                  json={"Content": text, "ContentType": "text/plain"})
+    def comment(self, ticket_id: str, text: str, *, subject: str | None = None,
+                files: Sequence[tuple[str, str, bytes]] = ()) -> None:
+        """A comment (staff only), with ``files`` as (name, content type, bytes)."""
+        body: dict[str, Any] = {"Content": text, "ContentType": "text/plain"}
+        if subject:
+            body["Subject"] = subject
+        if files:
+            body["Attachments"] = [
+                {"FileName": name, "FileType": kind or "application/octet-stream",
+                 "FileContent": base64.b64encode(data).decode("ascii")}
+                for name, kind, data in files]
+        self.call("POST", f"ticket/{ticket_id}/comment", json=body)
+
+    def ticket_attachments(self, ticket_id: str) -> list[AttachmentRow]:
+        """Every part of every message on the ticket, without their contents."""
+        return list(self.pages("GET", f"ticket/{ticket_id}/attachments", AttachmentRow,
+                               params={"fields": "Subject,Filename,ContentType,TransactionId"}))
 
     def history(self, ticket_id: str) -> Iterator[Txn]:
         return self.pages("GET", f"ticket/{ticket_id}/history", Txn,

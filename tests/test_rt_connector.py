@@ -17,7 +17,7 @@ from support.connector_kit import make_enquiry
 from support.rt_server import RtOfficer, RtServer, rt_server
 
 from connectors import rt_client
-from connectors.base import ConnectorContext
+from connectors.base import CaseUpdate, ConnectorContext
 from connectors.rt import RtConnector, RtSettings
 from connectors.rt_client import Ref, TicketRow, Txn
 from connectors.rt_mapping import CustomFieldSpec, RtMapping, units_from_history
@@ -31,6 +31,10 @@ def _mapping(**changes: Any) -> RtMapping:
     data = yaml.safe_load((REPO / "mappings" / "rt.yaml").read_text(encoding="utf-8"))
     data.update(changes)
     return RtMapping.model_validate(data)
+
+
+def _updates(connector: RtConnector, since: str | None) -> list[CaseUpdate]:
+    return [u for u in connector.fetch_updates(since) if isinstance(u, CaseUpdate)]
 
 
 @pytest.fixture
@@ -144,7 +148,7 @@ def test_an_html_reply_with_a_file_comes_back_as_text_and_a_link(
     officer.set_status(case.id, "open")
     officer.reply(case.id, "<p>Filled on <b>Monday</b> &amp; inspected.</p><p>Roads team</p>",
                   html=True, files={"after repair.jpg": b"\xff\xd8\xff"})
-    reply = [u for u in connector.fetch_updates(None) if u.case_ref == case.id and u.response]
+    reply = [u for u in _updates(connector, None) if u.case_ref == case.id and u.response]
     assert [u.response for u in reply] == ["Filled on Monday & inspected.\n\nRoads team"]
     assert reply[0].attachments[0].startswith(f"{connector.client.base_url}/Ticket/Attachment/")
     assert reply[0].attachments[0].endswith("/after%20repair.jpg")
@@ -157,7 +161,7 @@ def test_a_reply_to_a_new_ticket_is_one_update_not_a_step_back(
     so the enquiry ends responded, not moved back to in progress after the response."""
     case = connector.create_case(make_enquiry(destination), destination)
     officer.reply(case.id, "We will fill it on Monday.")
-    mine = [u for u in connector.fetch_updates(None) if u.case_ref == case.id]
+    mine = [u for u in _updates(connector, None) if u.case_ref == case.id]
     assert [(u.crm_status, u.response) for u in mine] == [("open", "We will fill it on Monday.")]
 
 
@@ -170,7 +174,7 @@ def test_changes_are_found_across_pages(connector: RtConnector, officer: RtOffic
     cases = [connector.create_case(make_enquiry(destination), destination) for _ in range(5)]
     for case in cases:
         officer.set_status(case.id, "open")
-    found = {u.case_ref for u in connector.fetch_updates(None) if u.crm_status == "open"}
+    found = {u.case_ref for u in _updates(connector, None) if u.crm_status == "open"}
     assert {c.id for c in cases} <= found
 
 

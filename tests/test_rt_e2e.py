@@ -1,7 +1,8 @@
 """End to end with a real RT5: a council configured for `rt`, driven through the CLI.
 
 connector check → setup → enquiry add → sync → the ticket in RT, with its custom fields →
-the service replies and resolves in RT → sync → the enquiry is responded, with the text.
+the service replies and resolves in RT → sync → the enquiry is closed, with the reply kept
+as its response.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def test_an_enquiry_reaches_rt_and_the_services_reply_comes_back(council: RtCoun
 
     council.ok("sync")
     done = council.show(added["reference"])
-    assert done["status"] == "responded"
+    assert done["status"] == "closed"  # resolved, as the shipped mapping says
     assert done["response"] == ("We inspected the road and will fill the pothole on "
                                 "Monday 9 November.")
     events = [h["event"] for h in done["history"]]
@@ -114,6 +115,19 @@ def test_an_enquiry_reaches_rt_and_the_services_reply_comes_back(council: RtCoun
     again = council.ok("sync", "--json")
     assert json.loads(again.stdout)["updated"] == 0
     assert council.show(added["reference"])["history"] == done["history"]
+
+
+def test_a_ticket_resolved_without_a_reply_closes_the_enquiry_with_no_response(
+        council: RtCouncil) -> None:
+    council.ok("connector", "setup")
+    added = json.loads(council.ok("enquiry", "add", *add_args(), "--json").stdout)
+    council.ok("sync")
+    ticket = council.show(added["reference"])["crm_ref"]
+    with council.server.officer() as officer:
+        officer.set_status(ticket, "resolved")
+    council.ok("sync")
+    done = council.show(added["reference"])
+    assert done["status"] == "closed" and done["response"] is None
 
 
 def test_a_members_follow_up_becomes_a_comment_on_the_ticket(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,13 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import add_args, invoke, make_council
+from support.connector_kit import make_enquiry
 from support.http_faults import Fault, FaultServer, fault_server
 
-from connectors.base import ConnectorContext
+from connectors.base import ConnectorContext, Note
 from connectors.rt import RtConnector, RtSettings
 from connectors.rt_client import retry_after_seconds
 from connectors.rt_mapping import RtMapping
 from crm_bridge.errors import AuthError, ConnectorError, PermanentError, TransientError
+from crm_bridge.models import ServiceDestination
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "1-27-0123456789abcdef0123456789abcdef"
@@ -148,3 +153,116 @@ def test_settings_refuse_a_missing_or_doubled_login_in_plain_words(
 def test_the_base_url_may_be_given_with_the_api_path() -> None:
     settings = RtSettings(url="https://rt.example/REST/2.0/", token="t")
     assert settings.url == "https://rt.example"
+
+
+# -- an RT that takes the connection and never answers ---------------------------------------
+
+
+class Silent:
+    """A loopback port that accepts every connection and never sends a byte."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    @property
+    def accepted(self) -> int:
+        return len(self.held)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    made = Silent()
+    yield made
+    made.close()
+
+
+ROADS = ServiceDestination(id="roads", name="Roads", crm_target="Roads", response_days=10,
+                           contact="roads@example.gov.uk")
+
+
+def _silent_connector(silent: Silent, tmp_path: Path, **settings: float) -> RtConnector:
+    return RtConnector(RtSettings(url=silent.url, token=TOKEN, timeout_seconds=0.5,
+                                  connect_timeout_seconds=0.5, **settings),
+                       ConnectorContext(tmp_path, _mapping()))
+
+
+def test_the_default_timeouts_are_bounded() -> None:
+    settings = RtSettings(url="https://rt.example", token="t")
+    assert (settings.connect_timeout_seconds, settings.timeout_seconds) == (10, 30)
+    assert settings.pause_after_timeout_seconds == 300
+
+
+def test_an_rt_that_never_answers_is_a_transient_error_and_is_then_left_alone(
+        silent: Silent, tmp_path: Path) -> None:
+    connector = _silent_connector(silent, tmp_path)
+    try:
+        with pytest.raises(TransientError) as first:
+            connector.create_case(make_enquiry(ROADS), ROADS)
+        assert "did not answer GET /queue/Roads within 0.5 s" in str(first.value)
+        assert first.value.retry_after == 300  # longer than sync waits: not retried this run
+
+        for call in (connector.health, lambda: connector.add_note("7", Note("x", "y")),
+                     lambda: list(connector.fetch_updates(None))):
+            with pytest.raises(TransientError, match="not calling it again") as later:
+                call()
+            assert later.value.retry_after is not None and 0 < later.value.retry_after <= 300
+    finally:
+        connector.close()
+    assert silent.accepted == 1
+
+
+def test_with_no_pause_each_call_waits_for_its_own_timeout(silent: Silent,
+                                                          tmp_path: Path) -> None:
+    connector = _silent_connector(silent, tmp_path, pause_after_timeout_seconds=0)
+    try:
+        for _ in range(2):
+            with pytest.raises(TransientError, match="did not answer GET /rt") as raised:
+                connector.health()
+            assert raised.value.retry_after is None
+    finally:
+        connector.close()
+    assert silent.accepted == 2
+
+
+def test_a_sync_against_an_rt_that_never_answers_calls_it_once(
+        silent: Silent, tmp_path: Path) -> None:
+    """Three enquiries to push and a pull: one call waits for its timeout, and the rest of
+    the run gives up at once, keeping every enquiry for a later run."""
+    council = make_council(tmp_path)
+    council.edit("config.yaml", "connector:\n  type: local\n  # local: the SQLite file holding "
+                 "the cases (beside this file if relative).\n  path: local-crm.db\n",
+                 f"connector:\n  type: rt\n  url: {silent.url}\n  token: ${{RT_TOKEN}}\n"
+                 "  timeout_seconds: 0.5\n  connect_timeout_seconds: 0.5\n")
+    env = {"RT_TOKEN": TOKEN}
+    added = []
+    for _ in range(3):
+        result = invoke(["--config", str(council.config), "enquiry", "add", *add_args(),
+                         "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        added.append(json.loads(result.stdout)["reference"])
+    synced = invoke(["--config", str(council.config), "sync"], env=env)
+    assert synced.exit_code != 0
+    assert "did not answer" in synced.output
+    assert silent.accepted == 1
+    for reference in added:
+        shown = invoke(["--config", str(council.config), "enquiry", "show", reference,
+                        "--json"], env=env)
+        assert json.loads(shown.stdout)["status"] == "logged"

@@ -63,7 +63,7 @@ class Officer(Protocol):
         """Send the service's response to the constituent."""
 
     def resolve(self, case_ref: str) -> None:
-        """Finish: the CRM status its mapping calls responded."""
+        """Finish: the CRM status its mapping calls responded (or closed)."""
 
     def cases_for(self, enquiry: Enquiry) -> list[str]:
         """Every case the CRM holds for the enquiry (by its external reference)."""
@@ -215,8 +215,11 @@ class RtContractOfficer:
     def notes(self, case_ref: str) -> list[str]:
         return self.officer.comments(case_ref)
 
+    def files(self, case_ref: str) -> list[tuple[str, bytes]]:
+        return self.officer.files(case_ref)
 
-@backend_factory("rt", features={"credentials"})
+
+@backend_factory("rt", features={"credentials", "attachments"})
 def rt(tmp_path: Path) -> Iterator[Backend]:
     server = rt_server()
     mapping = _mapping(RtMapping, "rt")

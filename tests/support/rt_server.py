@@ -48,10 +48,16 @@ class RtServer:
     url: str
     token: str  # the crm-bridge account's auth token
     start_seconds: float
+    state: Path | None = None  # the session's RT folder (tokens of the other accounts)
 
     @property
     def api(self) -> str:
         return f"{self.url}/REST/2.0"
+
+    def token_of(self, user: str) -> str:
+        """The auth token rt_initialdata.pl made for ``user`` (crm-bridge-partial, ...)."""
+        assert self.state is not None, "this RT was not started by rt_server()"
+        return (self.state / f"{user}.token").read_text(encoding="utf-8").strip()
 
     @contextmanager
     def officer(self) -> Iterator[RtOfficer]:
@@ -78,7 +84,7 @@ def rt_server() -> RtServer:
         pid, _, rest = os.environ.get(_STARTED_ENV, "").partition(" ")
         if pid == str(os.getpid()):
             url, _, token = rest.partition(" ")
-            _started = RtServer(url, token, 0.0)
+            _started = RtServer(url, token, 0.0, SESSIONS / f"session-{pid}")
         else:
             try:
                 _started = _start()
@@ -144,7 +150,7 @@ def _start() -> RtServer:
                            f"{done.stderr[-3000:]}")
     url = done.stdout.strip().splitlines()[-1]
     token = (state / "crm-bridge.token").read_text(encoding="utf-8").strip()
-    return RtServer(url, token, time.monotonic() - began)
+    return RtServer(url, token, time.monotonic() - began, state)
 
 
 def _stop(state: Path) -> None:
@@ -193,6 +199,15 @@ class RtOfficer:
         found = self._call("GET", "tickets",
                            params={"query": f"'CF.{{{cf_name}}}' = '{value}'", "per_page": 100})
         return [str(item["id"]) for item in found["items"]]
+
+    def files(self, ticket: str) -> list[tuple[str, bytes]]:
+        """(file name, content) of every file attached to the ticket, oldest first."""
+        found = self._call("GET", f"ticket/{ticket}/attachments",
+                           params={"fields": "Filename", "per_page": 100})
+        return [(part["Filename"],
+                 base64.b64decode(self._call("GET", f"attachment/{part['id']}")["Content"]))
+                for part in sorted(found["items"], key=lambda part: int(part["id"]))
+                if part.get("Filename")]
 
     def comments(self, ticket: str) -> list[str]:
         """The text of every comment on the ticket, oldest first."""
