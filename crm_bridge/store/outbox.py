@@ -30,6 +30,7 @@ __all__ = [
     "Claim",
     "claims",
     "enqueue",
+    "mark_attempt_started",
     "mark_done",
     "mark_done_many",
     "mark_failed",
@@ -66,6 +67,7 @@ class Claim:
     _engine: Engine
     _held: Connection | None
     written: bool = False
+    attempt_started_at: datetime | None = None  # an earlier try may have reached the CRM
 
     @property
     def locked(self) -> bool:
@@ -147,7 +149,16 @@ def _locked_claims(engine: Engine, condition: Any) -> Iterator[Claim]:
 
 def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:
     return Claim(row.id, row.enquiry_id, row.kind, dict(row.payload or {}), row.attempts,
-                 engine, held)
+                 engine, held, attempt_started_at=row.attempt_started_at)
+
+
+def mark_attempt_started(engine: Engine, claim: Claim, now: datetime) -> None:
+    """Record, committed before the CRM call, that a try of ``claim`` is starting: a later
+    try then knows this one may have reached the CRM. Only for a claim not ``locked``
+    (its row is free to update in a transaction of its own)."""
+    with engine.begin() as conn:
+        conn.execute(_UPDATE, {"attempt_started_at": now, "_claim_id": claim.id})
+    claim.attempt_started_at = now
 
 
 def mark_done(conn: Connection, claim: Claim, now: datetime) -> None:
