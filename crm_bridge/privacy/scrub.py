@@ -5,7 +5,8 @@ remove exactly the same things. The enquiry row stays, with what reports count (
 category, service, member, dates, status, CRM case reference) and ``purged_at``; the
 constituent's details, the description, location, response and failure text are removed;
 history rows keep their event, date, actor and status but lose their text; the outbox's
-work for the CRM, photos, and unsent e-mail bodies go. On SQLite the search index follows
+work for the CRM, photos, CRM changes held on an unmapped status (they may carry a
+response), and unsent e-mail bodies go. On SQLite the search index follows
 by its triggers (migration 0006); ``compact`` then rewrites what the removed text left on
 disk.
 """
@@ -23,6 +24,7 @@ from crm_bridge.store.tables import (
     attachments,
     enquiries,
     enquiry_history,
+    held_updates,
     notifications,
     outbox,
 )
@@ -45,6 +47,7 @@ class Scrubbed:
     outbox_rows: int = 0
     notifications: int = 0
     attachments: int = 0
+    held_updates: int = 0  # CRM changes held on an unmapped status (they may hold a response)
 
     def add(self, other: Scrubbed) -> None:
         for f in fields(self):
@@ -72,6 +75,7 @@ def _counts(conn: Connection, ids: list[str]) -> Scrubbed:
         notifications=count(notifications, n.enquiry_id.in_(ids),
                             (n.message.is_not(None)) | n.state.in_(("pending", "held"))),
         attachments=count(attachments, attachments.c.enquiry_id.in_(ids)),
+        held_updates=count(held_updates, held_updates.c.enquiry_id.in_(ids)),
     )
 
 
@@ -104,6 +108,7 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
         conn.execute(update(notifications).where(n.enquiry_id.in_(chunk),
                                                  n.message.is_not(None)).values(message=None))
         conn.execute(delete(attachments).where(attachments.c.enquiry_id.in_(chunk)))
+        conn.execute(delete(held_updates).where(held_updates.c.enquiry_id.in_(chunk)))
     return total
 
 

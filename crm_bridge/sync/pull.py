@@ -4,7 +4,8 @@ Updates are applied in batches; each batch and the cursor that covers it are com
 together, so a crash re-reads at most one batch, and the CRM's event id (kept in the
 history, unique per enquiry) makes re-reading harmless. When the CRM fails part-way, what
 was read before the failure is applied and its cursor kept, and the read resumes from there
-(retried as ``sync.retry`` allows): a flaky CRM slows pull down but never sends it back.
+(retried as ``sync.retry`` allows; a try that moved the cursor on earns the read that fails
+next a full set of tries again): a flaky CRM slows pull down but never sends it back.
 
 Connectors with timestamp cursors re-read an overlap before the cursor (see docs/sync.md),
 so the same change may arrive again, in the same batch or a later one; it is applied once.
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select
 
 from connectors.base import BaseMapping, CaseUpdate, Connector, CursorMark
-from crm_bridge.errors import ConnectorError
+from crm_bridge.errors import ConnectorError, TransientError
 from crm_bridge.models import Status
 from crm_bridge.store.cursors import get_cursor, set_cursor
 from crm_bridge.store.enquiries import add_history_rows, history_row, set_fields_rows
@@ -67,6 +68,7 @@ class _Pull:
     now: datetime
     report: SyncReport
     deadline: Deadline
+    commits: int = 0  # batches and cursor marks stored: the read's progress
 
     def apply(self, conn: Connection, batch: Sequence[CaseUpdate]) -> int:
         return apply_updates(conn, batch, self.mapping, self.now, self.report,
@@ -81,6 +83,7 @@ class _Pull:
                 self.report.updated += self.apply(conn, batch)
             set_cursor(conn, f"pull:{self.connector}",
                        cursor if cursor is not None else batch[-1].cursor, self.now)
+        self.commits += 1
 
     def drain(self, updates: Iterator[CaseUpdate | CursorMark]) -> None:
         """Read and apply until the CRM has nothing more or the deadline has passed."""
@@ -117,13 +120,23 @@ def pull(engine: Engine, connector: Connector, mapping: BaseMapping, now: dateti
         start = get_cursor(conn, name)
     report.updated += release_held(engine, connector.name, mapping, run.apply,
                                    run.deadline.keep_going)
-    for attempt in retrying(policy or RetryPolicy(attempts=1), run.deadline):
-        with attempt:
-            if run.deadline.passed():
-                break
-            with engine.connect() as conn:
-                since = get_cursor(conn, name)
-            run.drain(connector.fetch_updates(since))
+    while True:
+        progress = run.commits
+        try:
+            for attempt in retrying(policy or RetryPolicy(attempts=1), run.deadline):
+                with attempt:
+                    if run.deadline.passed():
+                        break
+                    with engine.connect() as conn:
+                        since = get_cursor(conn, name)
+                    run.drain(connector.fetch_updates(since))
+            break
+        except TransientError:
+            # The tries moved the cursor on: the read that now fails gets tries of its own.
+            if run.commits == progress or run.deadline.passed():
+                raise
+            log.info("pull %s: a read failed after progress; resuming from the cursor",
+                     connector.name)
     _report_held(engine, connector.name, report)
     log.info("pull %s from cursor %s: %d applied", connector.name, start, report.updated)
 
