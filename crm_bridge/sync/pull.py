@@ -4,8 +4,8 @@ Updates are applied in batches; each batch and the cursor that covers it are com
 together, so a crash re-reads at most one batch, and the CRM's event id (kept in the
 history, unique per enquiry) makes re-reading harmless. When the CRM fails part-way, what
 was read before the failure is applied and its cursor kept, and the read resumes from there
-(retried as ``sync.retry`` allows; a try that moved the cursor on earns the read that fails
-next a full set of tries again): a flaky CRM slows pull down but never sends it back.
+(retried as ``sync.retry`` allows; a try that moved the cursor on starts a fresh set of
+tries for the read that failed after it): a flaky CRM slows pull down but never sends it back.
 
 Connectors with timestamp cursors re-read an overlap before the cursor (see docs/sync.md),
 so the same change may arrive again, in the same batch or a later one; it is applied once.
@@ -58,6 +58,10 @@ CLOSED_WITHOUT_RESPONSE = "closed_without_response"
 """The history event of an enquiry the CRM closed while it had no response."""
 
 
+class _Progressed(Exception):
+    """A read failed after storing some progress: its tries start afresh."""
+
+
 @dataclass
 class _Pull:
     """One pull: where it reads from, how it applies, and when it must stop."""
@@ -84,6 +88,19 @@ class _Pull:
             set_cursor(conn, f"pull:{self.connector}",
                        cursor if cursor is not None else batch[-1].cursor, self.now)
         self.commits += 1
+
+    def read(self, connector: Connector) -> None:
+        """One try: read from the stored cursor. A failure after the cursor moved on is
+        ``_Progressed`` (a new start), not a spent try."""
+        with self.engine.connect() as conn:
+            since = get_cursor(conn, f"pull:{self.connector}")
+        before = self.commits
+        try:
+            self.drain(connector.fetch_updates(since))
+        except TransientError as exc:
+            if self.commits > before:
+                raise _Progressed from exc
+            raise
 
     def drain(self, updates: Iterator[CaseUpdate | CursorMark]) -> None:
         """Read and apply until the CRM has nothing more or the deadline has passed."""
@@ -120,22 +137,14 @@ def pull(engine: Engine, connector: Connector, mapping: BaseMapping, now: dateti
         start = get_cursor(conn, name)
     report.updated += release_held(engine, connector.name, mapping, run.apply,
                                    run.deadline.keep_going)
-    while True:
-        progress = run.commits
+    while not run.deadline.passed():
         try:
             for attempt in retrying(policy or RetryPolicy(attempts=1), run.deadline):
                 with attempt:
-                    if run.deadline.passed():
-                        break
-                    with engine.connect() as conn:
-                        since = get_cursor(conn, name)
-                    run.drain(connector.fetch_updates(since))
+                    run.read(connector)
             break
-        except TransientError:
-            # The tries moved the cursor on: the read that now fails gets tries of its own.
-            if run.commits == progress or run.deadline.passed():
-                raise
-            log.info("pull %s: a read failed after progress; resuming from the cursor",
+        except _Progressed:  # the read that failed next gets a fresh set of tries
+            log.info("pull %s: a read failed after moving the cursor on; resuming",
                      connector.name)
     _report_held(engine, connector.name, report)
     log.info("pull %s from cursor %s: %d applied", connector.name, start, report.updated)
