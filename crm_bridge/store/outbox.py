@@ -30,7 +30,7 @@ __all__ = [
     "Claim",
     "claims",
     "enqueue",
-    "mark_attempt_started",
+    "mark_attempts_started",
     "mark_done",
     "mark_done_many",
     "mark_failed",
@@ -152,13 +152,16 @@ def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:
                  engine, held, attempt_started_at=row.attempt_started_at)
 
 
-def mark_attempt_started(engine: Engine, claim: Claim, now: datetime) -> None:
-    """Record, committed before the CRM call, that a try of ``claim`` is starting: a later
-    try then knows this one may have reached the CRM. Only for a claim not ``locked``
-    (its row is free to update in a transaction of its own)."""
+def mark_attempts_started(engine: Engine, started: Sequence[Claim], now: datetime) -> None:
+    """Record, committed before any of their CRM calls, that tries of ``started`` are about
+    to begin: a later try then knows an earlier one may have reached the CRM. One short
+    transaction for them all; only for claims not ``locked`` (their rows are free)."""
+    if not started:
+        return
     with engine.begin() as conn:
-        conn.execute(_UPDATE, {"attempt_started_at": now, "_claim_id": claim.id})
-    claim.attempt_started_at = now
+        conn.execute(_UPDATE, [{"attempt_started_at": now, "_claim_id": c.id} for c in started])
+    for claim in started:
+        claim.attempt_started_at = now
 
 
 def mark_done(conn: Connection, claim: Claim, now: datetime) -> None:

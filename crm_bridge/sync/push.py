@@ -8,11 +8,12 @@ reference, so nothing is lost and no case is opened twice. Nothing waits long: a
 result older than ``HOLD_AT_MOST`` is read again or written before the next CRM call.
 Locked claims (PostgreSQL) are read and recorded one at a time, in the claim's transaction.
 
-Before the first call to ``create_case`` for a row, push writes and commits an
-attempt-started marker on it; a row with neither the marker nor an earlier attempt is
-created with ``fresh=True``, so the connector may skip its look-up by external reference
-(one CRM round trip per case). Any later try, in this run or another, looks up. Locked
-claims (PostgreSQL) cannot commit the marker before the call, so they always look up.
+Before the first call to ``create_case`` for the rows of a batch, push writes and commits
+an attempt-started marker on them (one short transaction); a row that had neither the
+marker nor an earlier attempt is created with ``fresh=True``, so the connector may skip its
+look-up by external reference (one CRM round trip per case). Any later try, in this run or
+another, looks up (a row marked but not reached, when the run stops, looks up needlessly).
+Locked claims (PostgreSQL) cannot commit the marker before the call: they always look up.
 
 An opened case moves the enquiry to ``sent`` only from ``logged`` or ``failed_to_send``:
 on PostgreSQL another process's pull may already have applied the CRM's own status.
@@ -51,7 +52,7 @@ from crm_bridge.store.enquiries import (
 from crm_bridge.store.outbox import (
     Claim,
     claims,
-    mark_attempt_started,
+    mark_attempts_started,
     mark_done,
     mark_done_many,
     mark_failed,
@@ -120,6 +121,7 @@ class _Push:
         self._started = time.monotonic()
         self._failing = 0  # rows in a row the CRM could not take
         self.takes_fresh = _takes_fresh(connector)
+        self.fresh: set[int] = set()  # claims of the batch in hand with no earlier try
 
     def clock(self) -> datetime:
         """The run's ``now`` moved on by the time the run has taken (for ``not_before``)."""
@@ -129,6 +131,7 @@ class _Push:
         pending = claims(self.engine, self.now)
         try:
             for batch in _batches(pending):
+                self.fresh = self.mark_started(batch)
                 ahead = _ReadAhead(self.engine, batch)
                 for position, claim in enumerate(batch):
                     if self.deadline.passed():  # between rows: the rest wait for the next run
@@ -222,7 +225,7 @@ class _Push:
                 f"service '{enquiry.service_id}' is no longer in the config; "
                 "restore it or reassign the enquiry"
             )
-        fresh = self.first_try(claim)
+        fresh = claim.id in self.fresh
 
         def create_once() -> CaseRef:
             nonlocal fresh
@@ -248,15 +251,17 @@ class _Push:
             self.opened.add(result)
         self.report.pushed += 1
 
-    def first_try(self, claim: Claim) -> bool:
-        """Whether no earlier try of ``claim`` can have reached the CRM, after committing the
-        marker that tells later tries one may have. A locked claim's row cannot be updated
-        outside its transaction before the call, so it always looks up."""
-        if claim.locked or not self.takes_fresh:
-            return False
-        fresh = claim.attempts == 0 and claim.attempt_started_at is None
-        if claim.attempt_started_at is None:
-            mark_attempt_started(self.engine, claim, self.clock())
+    def mark_started(self, batch: list[Claim]) -> set[int]:
+        """Commit the attempt-started marker on the batch's create_case rows before any of
+        their calls; the ids of those with no earlier try (no marker, no attempt), whose
+        create may skip the look-up. A locked claim's row cannot be updated outside its
+        transaction before the call, so it always looks up."""
+        if self.dry_run or not self.takes_fresh:
+            return set()
+        creates = [c for c in batch if c.kind == "create_case" and not c.locked]
+        fresh = {c.id for c in creates if c.attempts == 0 and c.attempt_started_at is None}
+        mark_attempts_started(self.engine, [c for c in creates if c.attempt_started_at is None],
+                              self.clock())
         return fresh
 
     def note(self, claim: Claim, row: Any) -> None:
