@@ -212,6 +212,23 @@ def test_purging_an_enquiry_removes_its_held_changes_and_their_text(
         assert conn.execute(select(held_updates)).all() == []
 
 
+def test_a_held_response_is_in_a_subject_access_export(
+        bridge: Bridge, log: Callable[..., Enquiry]) -> None:
+    from crm_bridge.privacy.export import build_export
+    from crm_bridge.privacy.subject import Subject
+
+    crm = EdgeCrm()
+    enquiry = sent(bridge, log, crm)
+    crm.reads = [[change(enquiry, 1, "stalled", SENT_AT, response="We will fill it on Monday.")]]
+    sync(bridge, crm)
+    with bridge.engine.connect() as conn:
+        export = build_export(conn, bridge.config,
+                              Subject.of("jean.paterson@example.com", None, None, None),
+                              SENT_AT + timedelta(days=1))
+    [item] = export.data["enquiries"]
+    assert [w["response"] for w in item["responses_waiting"]] == ["We will fill it on Monday."]
+
+
 def test_connector_check_names_each_held_status_and_the_fix(
         bridge: Bridge, log: Callable[..., Enquiry], council_dir: Path) -> None:
     from cli_support import invoke
