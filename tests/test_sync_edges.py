@@ -419,6 +419,21 @@ def test_a_crm_failing_every_other_read_still_reads_to_the_end_in_one_run(
         assert get_cursor(conn, "pull:edge") == "p3"
 
 
+def test_a_mark_that_repeats_the_cursor_is_no_progress(bridge: Bridge) -> None:
+    """A CRM that hands back where it started, then fails, spends the read's tries: pull
+    does not go round for ever (or until the deadline)."""
+    crm = EdgeCrm()
+    dropped = TransientError("the proxy dropped the connection")
+    crm.reads = [[CursorMark("p1")], [CursorMark("p1"), dropped], [CursorMark("p1"), dropped],
+                 [CursorMark("p1"), dropped]]
+    sync(bridge, crm, only=("pull",))
+
+    report = sync(bridge, crm, now=SENT_AT + timedelta(minutes=5), only=("pull",))
+
+    assert report.deferred == 1
+    assert crm.since == [None, "p1", "p1"]  # NO_WAIT's two tries, no more
+
+
 def test_a_read_that_fails_all_its_tries_keeps_the_progress_before_it(
         bridge: Bridge) -> None:
     crm = EdgeCrm()

@@ -72,7 +72,7 @@ class _Pull:
     now: datetime
     report: SyncReport
     deadline: Deadline
-    commits: int = 0  # batches and cursor marks stored: the read's progress
+    cursor: str | None = None  # the last cursor stored by this pull
 
     def apply(self, conn: Connection, batch: Sequence[CaseUpdate]) -> int:
         return apply_updates(conn, batch, self.mapping, self.now, self.report,
@@ -85,20 +85,19 @@ class _Pull:
         with self.engine.begin() as conn:
             if batch:
                 self.report.updated += self.apply(conn, batch)
-            set_cursor(conn, f"pull:{self.connector}",
-                       cursor if cursor is not None else batch[-1].cursor, self.now)
-        self.commits += 1
+            self.cursor = cursor if cursor is not None else batch[-1].cursor
+            set_cursor(conn, f"pull:{self.connector}", self.cursor, self.now)
 
     def read(self, connector: Connector) -> None:
         """One try: read from the stored cursor. A failure after the cursor moved on is
-        ``_Progressed`` (a new start), not a spent try."""
+        ``_Progressed`` (a new start), not a spent try; one that left it where it was (a
+        mark repeating ``since`` is no progress) spends a try."""
         with self.engine.connect() as conn:
-            since = get_cursor(conn, f"pull:{self.connector}")
-        before = self.commits
+            since = self.cursor = get_cursor(conn, f"pull:{self.connector}")
         try:
             self.drain(connector.fetch_updates(since))
         except TransientError as exc:
-            if self.commits > before:
+            if self.cursor != since:
                 raise _Progressed from exc
             raise
 
