@@ -13,7 +13,8 @@ an attempt-started marker on them (one short transaction); a row that had neithe
 marker nor an earlier attempt is created with ``fresh=True``, so the connector may skip its
 look-up by external reference (one CRM round trip per case). Any later try, in this run or
 another, looks up (a row marked but not reached, when the run stops, looks up needlessly).
-Locked claims (PostgreSQL) cannot commit the marker before the call: they always look up.
+A locked claim (PostgreSQL) is marked by ``claims`` as it is taken: committed, then locked
+again before it is yielded.
 
 An opened case moves the enquiry to ``sent`` only from ``logged`` or ``failed_to_send``:
 on PostgreSQL another process's pull may already have applied the CRM's own status.
@@ -128,7 +129,9 @@ class _Push:
         return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     def run(self) -> None:
-        pending = claims(self.engine, self.now)
+        pending = claims(self.engine, self.now,
+                         mark_started=None if self.dry_run or not self.takes_fresh
+                         else self.now)
         try:
             for batch in _batches(pending):
                 self.fresh = self.mark_started(batch)
@@ -225,7 +228,9 @@ class _Push:
                 f"service '{enquiry.service_id}' is no longer in the config; "
                 "restore it or reassign the enquiry"
             )
-        fresh = claim.id in self.fresh
+        fresh = claim.id in self.fresh or (  # a locked claim was marked as it was taken
+            claim.locked and self.takes_fresh and claim.attempts == 0
+            and claim.attempt_started_at is None)
 
         def create_once() -> CaseRef:
             nonlocal fresh
@@ -254,8 +259,8 @@ class _Push:
     def mark_started(self, batch: list[Claim]) -> set[int]:
         """Commit the attempt-started marker on the batch's create_case rows before any of
         their calls; the ids of those with no earlier try (no marker, no attempt), whose
-        create may skip the look-up. A locked claim's row cannot be updated outside its
-        transaction before the call, so it always looks up."""
+        create may skip the look-up. A locked claim (PostgreSQL) was marked by ``claims``
+        as it was taken, its row being locked in the claim's transaction."""
         if self.dry_run or not self.takes_fresh:
             return set()
         creates = [c for c in batch if c.kind == "create_case" and not c.locked]
