@@ -52,6 +52,7 @@ from crm_bridge.models import Channel, Role
 from crm_bridge.resources import example_config, shipped_mappings
 from crm_bridge.store.engine import SQLITE_PRAGMAS, make_engine
 from crm_bridge.store.migrate import upgrade
+from crm_bridge.sync.deadline import Deadline
 from crm_bridge.sync.push import BATCH as PUSH_BATCH
 from crm_bridge.sync.runner import STEPS, run_sync
 
@@ -426,7 +427,8 @@ def run(count: int, seed: int, workdir: Path) -> tuple[list[Phase], dict[str, An
 
         connector, mapping = bridge.connector(), bridge.mapping()
         with timer() as took:
-            first = run_sync(engine, connector, mapping, config, only=SYNC_STEPS)
+            first = run_sync(engine, connector, mapping, config, only=SYNC_STEPS,
+                             deadline=Deadline(None))  # the whole run, timed
         sync = Phase("(b) sync: push to local connector", first.pushed, took[0])
         sync.peak_rss_mb = peak_rss_mb()
 

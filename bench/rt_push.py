@@ -59,6 +59,7 @@ from crm_bridge.resources import example_config, shipped_mappings
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.enquiries import get_enquiry
 from crm_bridge.store.migrate import upgrade
+from crm_bridge.sync.deadline import Deadline
 from crm_bridge.sync.runner import run_sync
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,7 +152,7 @@ class RawLoop:
 def bridge_push(bridge: Bridge, enquiries: Sequence[Enquiry]) -> float:
     began = time.perf_counter()
     report = run_sync(bridge.engine, bridge.connector(), bridge.mapping(), bridge.config,
-                      only=("push",))
+                      only=("push",), deadline=Deadline(None))  # the whole push, timed
     seconds = time.perf_counter() - began
     if report.pushed != len(enquiries) or not report.ok:
         sys.exit(f"bridge push went wrong: {report.summary()} {report.problems}")

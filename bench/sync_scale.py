@@ -53,6 +53,7 @@ from crm_bridge.store.cursors import set_cursor
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.migrate import upgrade
 from crm_bridge.store.tables import enquiries, enquiry_history, outbox
+from crm_bridge.sync.deadline import Deadline
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.runner import run_sync
 
@@ -300,7 +301,8 @@ def check_pushed(bridge: Bridge, seeder: Seeder, ids: Sequence[str]) -> list[str
 def sync(bridge: Bridge, at: datetime) -> tuple[float, SyncReport]:
     started = time.perf_counter()
     report = run_sync(bridge.engine, bridge.connector(), bridge.mapping(), bridge.config,
-                      now=at, base_dir=bridge.loaded.base_dir)
+                      now=at, base_dir=bridge.loaded.base_dir,
+                      deadline=Deadline(None))  # the whole run, timed
     return time.perf_counter() - started, report
 
 

@@ -145,13 +145,20 @@ class OutgoingAttachment:
 
 @runtime_checkable
 class Connector(Protocol):
-    """A CRM adapter. ``create_case`` must be idempotent by the enquiry's id."""
+    """A CRM adapter. ``create_case`` must be idempotent by the enquiry's id.
+
+    ``fresh=True`` promises that no earlier call for this enquiry can have reached the CRM
+    (push wrote and committed an attempt-started marker first, and found none before it), so
+    the connector may skip its look-up by external reference; ``False`` (a retry, or a
+    caller that cannot tell) must look the case up first.
+    """
 
     name: ClassVar[str]
     Settings: ClassVar[type[BaseModel]]
     Mapping: ClassVar[type[BaseMapping]]
 
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef: ...
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination, *,
+                    fresh: bool = False) -> CaseRef: ...
 
     def add_note(self, case_ref: str, note: Note) -> None: ...
 

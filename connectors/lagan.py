@@ -176,13 +176,15 @@ class LaganConnector:
         self.last_read: dict[str, int] = {}  # the last pull's figures, for logs and benchmarks
 
     # -- the Connector protocol -------------------------------------------------------------
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> LaganCaseRef:
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination, *,
+                    fresh: bool = False) -> LaganCaseRef:
+        """Look the case up by the enquiry's id first, unless ``fresh`` (no earlier try)."""
         target = self.mapping.classification(enquiry, destination)
         if target is None:
             raise PermanentError(f"mappings/lagan.yaml has no classification for service "
                                  f"'{destination.crm_target}': add it under classifications")
         enquiry_id = str(enquiry.id)
-        existing = self._find(enquiry_id)
+        existing = None if fresh else self._find(enquiry_id)
         if existing is not None:
             log.info("lagan create_case %s: found case %s", enquiry.reference, existing.ref)
             if enquiry_id not in existing.external_refs:

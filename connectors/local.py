@@ -64,7 +64,10 @@ class LocalConnector:
             raise TransientError(f"local case store {path} cannot be opened: {exc}") from exc
 
     # -- the Connector protocol -------------------------------------------------------------
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination, *,
+                    fresh: bool = False) -> CaseRef:
+        """``fresh`` changes nothing here: the case store's own unique key on the external
+        reference makes its look-up part of the insert."""
         fields = {
             "reference": enquiry.reference,
             "category": enquiry.category_id,

@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 from connectors.base import BaseMapping, Connector
 from crm_bridge.config.loader import LoadedConfig, load_config
 from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.errors import ConfigIssue
 from crm_bridge.logsafe import register_secrets
 from crm_bridge.registry import (
+    check_connector_settings,
     configured_class,
     connector_settings,
     load_mapping,
@@ -64,14 +66,20 @@ class Bridge:
         return self.loaded.config
 
     def check_connector(self) -> BaseMapping:
-        """Validate the connector's settings and mapping without connecting."""
+        """Validate the connector's settings and mapping without connecting; environment
+        variables the settings name need not be set (``unset_connector_variables``)."""
         cls = configured_class(self.loaded)
-        settings = connector_settings(self.loaded, cls)
+        missing = check_connector_settings(self.loaded, cls)
         mapping = load_mapping(self.loaded, cls)
         agree = getattr(cls, "check_settings", None)  # settings the mapping needs (optional)
-        if agree is not None:
-            agree(settings, mapping)
+        if agree is not None and not missing:
+            agree(connector_settings(self.loaded, cls), mapping)
         return mapping
+
+    def unset_connector_variables(self) -> list[ConfigIssue]:
+        """The environment variables the connector's settings name that are not set: the
+        commands that talk to the CRM refuse to start without them."""
+        return self.loaded.missing_variables("connector")
 
     def connector(self) -> Connector:
         if self._connector is None:

@@ -6,6 +6,7 @@ point; nothing here scans folders or imports a connector before it is asked for.
 
 from __future__ import annotations
 
+import copy
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from crm_bridge.logsafe import register_secrets
 from crm_bridge.resources import shipped_mapping
 from crm_bridge.suggest import unknown
 
-__all__ = ["available", "configured_class", "connector_class", "load_mapping", "open_connector"]
+__all__ = ["available", "check_connector_settings", "configured_class", "connector_class",
+           "load_mapping", "open_connector"]
 
 GROUP = "crm_bridge.connectors"
 
@@ -58,10 +60,44 @@ def _issue_for(loaded: LoadedConfig, path: tuple[str | int, ...], message: str) 
 
 
 def connector_settings(loaded: LoadedConfig, cls: Any) -> BaseModel:
-    """Validate ``connector:``'s own keys against the connector's settings model."""
-    settings_model: type[BaseModel] = cls.Settings
+    """Validate ``connector:``'s own keys against the connector's settings model, with every
+    environment variable they name set (ConfigError naming each one that is not)."""
+    missing = loaded.missing_variables("connector")
+    if missing:
+        raise ConfigError(issues=missing)
+    return _validated(loaded, cls.Settings)
+
+
+def check_connector_settings(loaded: LoadedConfig, cls: Any) -> list[ConfigIssue]:
+    """Validate the settings' shape without the environment variables they need (a value
+    left empty by one is not judged); the unset variables are returned, not raised, for
+    `check-config` to warn about."""
+    missing = loaded.missing_variables("connector")
+    unset = {issue.path for issue in missing}
+    options = copy.deepcopy(loaded.config.connector.options())
+    for path, name in loaded.source.missing.items():
+        if path[:1] == ("connector",) and len(path) > 1:
+            _put(options, path[1:], f"${{{name}}}")  # stands in for the value, for its shape
     try:
-        return settings_model.model_validate(loaded.config.connector.options())
+        _validated(loaded, cls.Settings, options)
+    except ConfigError as exc:
+        others = [issue for issue in exc.issues if issue.path not in unset]
+        if others:
+            raise ConfigError(issues=others) from None
+    return missing
+
+
+def _put(data: Any, path: tuple[str | int, ...], value: str) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def _validated(loaded: LoadedConfig, settings_model: type[BaseModel],
+               options: dict[str, Any] | None = None) -> BaseModel:
+    try:
+        return settings_model.model_validate(
+            loaded.config.connector.options() if options is None else options)
     except ValidationError as exc:
         raise ConfigError(
             issues=validation_issues(exc, loaded.source, settings_model, prefix=("connector",))

@@ -121,6 +121,7 @@ def test_check_config_json(council: Council) -> None:
         "services": 11,
         "connector": "local",
         "mapped_statuses": 4,
+        "warnings": [],
     }
 
 

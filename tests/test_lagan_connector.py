@@ -335,3 +335,19 @@ def test_runs_against_a_server_failing_a_share_of_calls_end_with_one_case_each(
                      if str(enquiry.id) in c.title]
             assert [c.ref for c in cases] == [opened[str(enquiry.id)]]
             assert cases[0].external_refs == [str(enquiry.id)]
+
+
+def test_a_fresh_create_skips_the_look_up_and_a_retry_still_finds_the_case(make: Any) -> None:
+    """push says ``fresh`` only when no earlier try can have reached FL: no search then; any
+    other call searches first, so a case opened by a try whose reply was lost is reused."""
+    with lagan_double(auth="token") as double:
+        connector = make(double)
+        enquiry = make_enquiry(ROADS)
+        first = connector.create_case(enquiry, ROADS, fresh=True)
+        looked_up = double.calls["FWTSearchAndRetrieveCase"]
+        again = connector.create_case(enquiry, ROADS)
+
+        assert first.created and looked_up == 0
+        assert (again.created, again.id) == (False, first.id)
+        assert double.calls["FWTSearchAndRetrieveCase"] == 1
+        assert len(double.store.cases) == 1

@@ -249,7 +249,7 @@ def test_closing_the_case_closes_the_enquiry(
     assert [e.status for e in events(after, "status")] == [Status.CLOSED]
 
 
-def test_a_crm_status_missing_from_the_mapping_is_reported_not_applied(
+def test_a_change_with_a_crm_status_missing_from_the_mapping_is_held_until_it_is_added(
     bridge: Bridge, council_dir: Path, log: Callable[..., Enquiry]
 ) -> None:
     mapping = council_dir / "mappings" / "local.yaml"
@@ -263,9 +263,30 @@ def test_a_crm_status_missing_from_the_mapping_is_reported_not_applied(
     bridge.connector().desk().set_status(case, "open", "roads.officer", at=SENT_AT)
 
     report = sync(bridge, now=SENT_AT + timedelta(hours=1))
+    again = sync(bridge, now=SENT_AT + timedelta(hours=2))
 
-    assert report.problems == ["CRM status 'open' is not in the mapping: add it to statuses"]
-    assert stored(bridge, enquiry).status is Status.SENT
+    held = "CRM status 'open' is not in the mapping: add it to statuses; 1 update(s) wait for it"
+    assert (report.problems, report.held_statuses, report.updated) == ([held], {"open": 1}, 0)
+    assert (again.problems, again.held_statuses) == ([held], {"open": 1})  # held once
+    assert "updates held on CRM statuses not in the mapping: 'open' (1)" in report.summary()
+    waiting = stored(bridge, enquiry)
+    assert waiting.status is Status.SENT
+    assert events(waiting, "status") == []
+
+    mapping.write_text(text, encoding="utf-8")  # the admin adds the status
+    fixed = Bridge.open(bridge.loaded.path)
+    try:
+        applied = sync(fixed, now=SENT_AT + timedelta(hours=3))
+        after = sync(fixed, now=SENT_AT + timedelta(hours=4))
+    finally:
+        fixed.close()
+
+    assert (applied.updated, applied.problems, applied.held_statuses) == (1, [], {})
+    assert after.updated == 0
+    done = stored(bridge, enquiry)
+    assert done.status is Status.IN_PROGRESS
+    assert [(e.at, e.detail, e.status) for e in events(done, "status")] == [
+        (SENT_AT, "CRM status 'open'", Status.IN_PROGRESS)]
 
 
 # --- overdue -----------------------------------------------------------------------------
@@ -319,12 +340,15 @@ class ScriptedCrm:
         self.errors = errors or {}
         self.always = always
         self.calls: list[str] = []
+        self.fresh: list[bool] = []  # each create_case call's ``fresh``
         self.cases: dict[str, str] = {}
         self.marks: list[CursorMark] = []
         self.pulled_since: list[str | None] = []
 
-    def create_case(self, enquiry: Enquiry, destination: ServiceDestination) -> CaseRef:
+    def create_case(self, enquiry: Enquiry, destination: ServiceDestination, *,
+                    fresh: bool = False) -> CaseRef:
         self.calls.append(enquiry.reference)
+        self.fresh.append(fresh)
         error = self.errors.get(enquiry.description, self.always)
         if error is not None:
             raise error

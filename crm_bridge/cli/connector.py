@@ -50,7 +50,8 @@ def _findings(bridge: Bridge, setup: bool) -> list[Finding]:
     kind = bridge.config.connector.type
     subject = f"connector '{kind}'"
     crm = _crm_findings(bridge, subject, setup)
-    return _written_secrets(bridge) + crm + _photos(bridge, crm) + _unplaced(bridge)
+    return (_written_secrets(bridge) + crm + _photos(bridge, crm) + _unplaced(bridge)
+            + _held(bridge))
 
 
 def _photos(bridge: Bridge, crm: list[Finding]) -> list[Finding]:
@@ -60,6 +61,31 @@ def _photos(bridge: Bridge, crm: list[Finding]) -> list[Finding]:
     if not all(f.ok for f in crm):
         return []
     return attachment_findings(bridge.engine, bridge.connector())
+
+
+def _held(bridge: Bridge) -> list[Finding]:
+    """CRM statuses sync met that the mapping does not place: the changes on them are held
+    (the store remembers them) and applied by the first sync after the mapping has them."""
+    from crm_bridge.registry import mapping_path
+    from crm_bridge.sync.held import unmapped_held
+
+    waiting = unmapped_held(bridge.engine, configured_class(bridge.loaded).name)
+    if not waiting:
+        return []
+    mapping, path = bridge.mapping(), mapping_path(bridge.loaded)
+    findings = []
+    for status, count in sorted(waiting.items()):
+        if mapping.bridge_status(status) is not None:
+            findings.append(Finding(f"CRM status '{status}'", True,
+                                    f"{count} held update(s): the mapping places it now; "
+                                    "the next `crm-bridge sync` applies them"))
+        else:
+            findings.append(Finding(
+                f"CRM status '{status}'", False,
+                f"{count} update(s) from the CRM are held: {path} does not place this "
+                f"status: add it under statuses (e.g. '{status}: in_progress'), then run "
+                "`crm-bridge sync`"))
+    return findings
 
 
 def _unplaced(bridge: Bridge) -> list[Finding]:

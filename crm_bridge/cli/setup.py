@@ -121,9 +121,14 @@ def check_config(ctx: CliContext, as_json: bool) -> None:
         "connector": config.connector.type,
         "mapped_statuses": len(mapping.statuses),
     }
+    # Unset variables of the connector's settings warn, not fail: the file is right, and
+    # only the commands that talk to the CRM need them (often set only for their service).
+    unset = [str(issue) for issue in bridge.unset_connector_variables()]
     if as_json:
-        emit_json({"ok": True, **summary})
+        emit_json({"ok": True, **summary, "warnings": unset})
         return
+    for warning in unset:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"{summary['file']}: OK: {summary['council']}, {summary['wards']} wards, "
         f"{summary['members']} members ({summary['councillors']} councillors), "

@@ -89,7 +89,25 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
             )
     issues += _retention_issues(config, source, service_ids)
     issues += _area_issues(config, source, ward_ids)
+    issues += _deadline_issues(config, source)
     return issues
+
+
+def _deadline_issues(config: CouncilConfig, source: LocatedData) -> list[ConfigIssue]:
+    """A CRM call under way when the run's deadline passes is not cut short: its timeouts
+    (``timeout_seconds`` plus ``connect_timeout_seconds``, where the connector has them)
+    must end well inside the deadline, or one slow call outlasts the run."""
+    options = config.connector.options()
+    read, connect = options.get("timeout_seconds"), options.get("connect_timeout_seconds")
+    given = [v for v in (read, connect) if isinstance(v, int | float) and not isinstance(v, bool)]
+    deadline = config.sync.deadline_seconds
+    if not given or sum(given) * 2 <= deadline:
+        return []
+    key = "timeout_seconds" if read is not None else "connect_timeout_seconds"
+    return [source.issue(("connector", key), (
+        f"a CRM call may take {sum(given):g} s (timeout_seconds plus connect_timeout_seconds),"
+        f" more than half of sync.deadline_seconds ({deadline:g} s): lower it, or raise the "
+        "deadline (keeping it below the cron interval)"))]
 
 
 def _area_issues(config: CouncilConfig, source: LocatedData,

@@ -18,7 +18,12 @@ from crm_bridge.errors import ConfigError, ConfigIssue
 from crm_bridge.models import ID_PATTERN
 from crm_bridge.suggest import did_you_mean
 
-__all__ = ["LoadedConfig", "load_config", "validation_issues"]
+__all__ = ["DEFERRED", "LoadedConfig", "load_config", "validation_issues"]
+
+DEFERRED = ("connector",)
+"""Sections whose environment variables only the commands that talk to the CRM need: a
+missing one is refused when the connector is opened (``missing_variables``), so `enquiry add`,
+the portal and reports run without the CRM's token."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class LoadedConfig:
     def resolve(self, relative: str) -> Path:
         candidate = Path(relative).expanduser()
         return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
+
+    def missing_variables(self, section: str = "connector") -> list[ConfigIssue]:
+        """Each unset environment variable ``section`` refers to, as a located issue."""
+        return [self.source.issue(path, (
+            f"environment variable {name} is not set: export {name}=... for the commands "
+            f"that talk to the CRM (sync, connector check), or write ${{{name}:-default}}"))
+            for path, name in sorted(self.source.missing.items(), key=lambda item: str(item[0]))
+            if path[:1] == (section,)]
 
     @property
     def store_url(self) -> str:
@@ -59,7 +72,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Load
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read the file: {exc}") from None
-    source = read_yaml(text, str(file), environ)
+    source = read_yaml(text, str(file), environ, deferred=DEFERRED)
     if not isinstance(source.data, dict):
         raise ConfigError(
             issues=[ConfigIssue(str(file), 1, "", "the file must be a mapping of sections "

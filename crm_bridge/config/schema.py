@@ -152,9 +152,14 @@ class SmtpSettings(_Strict):
 
 
 class SyncSettings(_Strict):
-    """How hard sync tries a CRM call before leaving it for the next run."""
+    """How hard sync tries a CRM call before leaving it for the next run, and how long a
+    whole run may take."""
 
     retry: RetryPolicy = RetryPolicy()
+    deadline_seconds: float = Field(
+        default=240, ge=60, le=86_400,
+        description="a run stops cleanly between items after this long; keep it below the "
+                    "cron interval (240 s for a run every 5 minutes)")
 
 
 Months = Annotated[int, Field(ge=1, le=240)]

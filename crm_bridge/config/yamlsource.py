@@ -56,6 +56,10 @@ class LocatedData:
     file: str
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
+    # Top-level sections whose missing ``${VAR}`` is recorded in ``missing`` (path → the
+    # variable), not refused: settings only some commands need (the connector's secrets).
+    deferred: tuple[str, ...] = ()
+    missing: dict[Path, str] = field(default_factory=dict)
 
     def line_of(self, path: Path) -> int | None:
         """The line of ``path``, or of its nearest ancestor present in the file."""
@@ -69,8 +73,12 @@ class LocatedData:
         return ConfigIssue(self.file, self.line_of(path), format_path(path), message)
 
 
-def read_yaml(text: str, file: str, environ: dict[str, str] | None = None) -> LocatedData:
-    """Parse ``text`` safely (no tags beyond plain YAML), interpolate the environment."""
+def read_yaml(text: str, file: str, environ: dict[str, str] | None = None,
+              deferred: tuple[str, ...] = ()) -> LocatedData:
+    """Parse ``text`` safely (no tags beyond plain YAML), interpolate the environment.
+
+    A variable missing under a ``deferred`` top-level key reads as empty and is recorded in
+    ``missing`` for the commands that need it to refuse; anywhere else it is an issue."""
     env = os.environ if environ is None else environ
     loader = yaml.SafeLoader(text)
     try:
@@ -95,7 +103,7 @@ def read_yaml(text: str, file: str, environ: dict[str, str] | None = None) -> Lo
             "plain settings; flatten it")]) from None
     finally:
         loader.dispose()
-    located = LocatedData(file, None)
+    located = LocatedData(file, None, deferred=deferred)
     if node is None:
         raise ConfigError(issues=[ConfigIssue(file, 1, "", "the file is empty")])
     issues: list[ConfigIssue] = []
@@ -214,6 +222,9 @@ def _interpolate(
             return str(env[name])
         if default is not None:
             return default
+        if path and path[0] in located.deferred:
+            located.missing.setdefault(path, name)
+            return ""
         issues.append(
             located.issue(
                 path,

@@ -26,7 +26,7 @@ from crm_bridge.models import Enquiry
 from crm_bridge.privacy.redact import Redactor, third_party_terms
 from crm_bridge.privacy.subject import Match, Subject, find_enquiries
 from crm_bridge.store.enquiries import get_enquiry
-from crm_bridge.store.tables import attachments, crm_attachment_links
+from crm_bridge.store.tables import attachments, crm_attachment_links, held_updates
 
 __all__ = ["DISCLOSED_EVENTS", "Export", "build_export", "export_subject", "write_export"]
 
@@ -34,6 +34,7 @@ DISCLOSED_EVENTS = frozenset({
     "logged", "sent", "status", "response", "photo_added", "extended", "reassigned",
     "handed_over", "heads_up_sent", "reminder_sent", "escalated", "member_told",
     "corrected", "purged", "erased", "archived", "photo_sent", "photo_kept",
+    "closed_without_response",
 })
 """History events whose text is the constituent's to see. Any other (members' notes to the
 service, links to other enquiries, CRM errors, events added later) shows its date and kind
@@ -62,6 +63,15 @@ def build_export(conn: Connection, config: CouncilConfig, subject: Subject,
         if enquiry is None:  # pragma: no cover - found a moment ago in the same transaction
             continue
         item = _item(enquiry, config, zone, match)
+        # Responses the CRM sent that wait on a status the mapping lacks (sync.held).
+        item["responses_waiting"] = [
+            {"at": row.occurred_at.astimezone(zone).isoformat(timespec="minutes"),
+             "response": row.response}
+            for row in conn.execute(
+                select(held_updates.c.occurred_at, held_updates.c.response)
+                .where(held_updates.c.enquiry_id == match.id,
+                       held_updates.c.response.is_not(None))
+                .order_by(held_updates.c.occurred_at, held_updates.c.id))]
         for number, row in enumerate(conn.execute(
                 select(attachments.c.filename, attachments.c.content_type, attachments.c.data)
                 .where(attachments.c.enquiry_id == match.id).order_by(attachments.c.id)), 1):

@@ -6,8 +6,9 @@ category, service, member, dates, status, CRM case reference) and ``purged_at``;
 constituent's details, the description, location, response and failure text are removed;
 history rows keep their event, date, actor and status but lose their text, and links to
 other enquiries their reasons; the outbox's work for the CRM, photos, links to files on
-the CRM case, and unsent e-mail bodies go. On SQLite the search index follows by its
-triggers (migration 0006); ``compact`` then rewrites what the removed text left on disk.
+the CRM case, CRM changes held on an unmapped status (they may carry a response), and
+unsent e-mail bodies go. On SQLite the search index follows by its triggers (migration
+0006); ``compact`` then rewrites what the removed text left on disk.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crm_bridge.store.tables import (
     enquiries,
     enquiry_history,
     enquiry_links,
+    held_updates,
     notifications,
     outbox,
 )
@@ -48,6 +50,7 @@ class Scrubbed:
     notifications: int = 0
     attachments: int = 0
     crm_links: int = 0  # links to files officers put on the CRM case
+    held_updates: int = 0  # CRM changes held on an unmapped status (they may hold a response)
 
     def add(self, other: Scrubbed) -> None:
         for f in fields(self):
@@ -76,6 +79,7 @@ def _counts(conn: Connection, ids: list[str]) -> Scrubbed:
                             (n.message.is_not(None)) | n.state.in_(("pending", "held"))),
         attachments=count(attachments, attachments.c.enquiry_id.in_(ids)),
         crm_links=count(crm_attachment_links, crm_attachment_links.c.enquiry_id.in_(ids)),
+        held_updates=count(held_updates, held_updates.c.enquiry_id.in_(ids)),
     )
 
 
@@ -115,6 +119,7 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
         conn.execute(delete(attachments).where(attachments.c.enquiry_id.in_(chunk)))
         conn.execute(delete(crm_attachment_links)
                      .where(crm_attachment_links.c.enquiry_id.in_(chunk)))
+        conn.execute(delete(held_updates).where(held_updates.c.enquiry_id.in_(chunk)))
     return total
 
 

@@ -15,6 +15,7 @@ message is cancelled with the reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,10 +67,13 @@ class SendResult:
 
 
 def send_pending(engine: Engine, mailer: Mailer, sender: str, now: datetime,
-                 limit: int) -> SendResult:
-    """Send up to ``limit`` due messages; stop at the first sign the server is out of reach."""
+                 limit: int, keep_going: Callable[[], bool] | None = None) -> SendResult:
+    """Send up to ``limit`` due messages; stop at the first sign the server is out of reach,
+    or between messages once ``keep_going()`` says so (the sync run's deadline)."""
     result = SendResult()
     for row in pending(engine, now, limit):
+        if keep_going is not None and not keep_going():
+            break
         with engine.connect() as conn:
             stale = _stale(conn, row)
             body = None if stale else message(conn, row)

@@ -9,6 +9,7 @@ never fails the sync: messages wait in the store, and the report says why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -51,11 +52,13 @@ def mailer_for(config: CouncilConfig, base_dir: Path | None) -> Mailer:
 
 def run_reminders(engine: Engine, config: CouncilConfig, calendar: WorkingCalendar,
                   now: datetime, report: SyncReport, *, dry_run: bool = False,
-                  base_dir: Path | None = None, mailer: Mailer | None = None) -> None:
+                  base_dir: Path | None = None, mailer: Mailer | None = None,
+                  keep_going: Callable[[], bool] | None = None) -> None:
     """Decide and send; on a dry run, list what would be sent and record nothing.
 
     ``mailer`` is the transport (SMTP from ``config.smtp`` unless given); ``base_dir`` is
-    the config file's folder, for a relative ``reminders.template_dir``.
+    the config file's folder, for a relative ``reminders.template_dir``; ``keep_going`` is
+    asked between messages (the sync run's deadline).
     """
     if not config.reminders.enabled:
         return
@@ -70,7 +73,7 @@ def run_reminders(engine: Engine, config: CouncilConfig, calendar: WorkingCalend
     transport = mailer if mailer is not None else mailer_for(config, base_dir)
     try:
         result = send_pending(engine, transport, config.smtp.from_address, now,
-                              config.reminders.max_per_run)
+                              config.reminders.max_per_run, keep_going)
     finally:
         transport.close()
     report.reminders += result.sent

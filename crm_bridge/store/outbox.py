@@ -30,6 +30,7 @@ __all__ = [
     "Claim",
     "claims",
     "enqueue",
+    "mark_attempts_started",
     "mark_done",
     "mark_done_many",
     "mark_failed",
@@ -66,6 +67,7 @@ class Claim:
     _engine: Engine
     _held: Connection | None
     written: bool = False
+    attempt_started_at: datetime | None = None  # an earlier try may have reached the CRM
 
     @property
     def locked(self) -> bool:
@@ -89,9 +91,15 @@ def _pending(now: datetime) -> Any:
     )
 
 
-def claims(engine: Engine, now: datetime,
-           kinds: tuple[str, ...] | None = None) -> Generator[Claim, None, None]:
+def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None,
+           mark_started: datetime | None = None) -> Generator[Claim, None, None]:
     """Yield pending rows oldest first until none is left (or left for later).
+
+    ``mark_started`` (PostgreSQL): a create_case row without an attempt-started marker gets
+    one, committed before the claim is yielded (its lock is taken again right after; a row
+    another process took in between is left to it). The claim's ``attempt_started_at`` is
+    what the row held before, so None still means no earlier try. On SQLite the caller
+    marks its claims itself (``mark_attempts_started``), as their rows are not locked.
 
     Each row is yielded at most once per call: a row the caller leaves pending (a dry run,
     a note whose case is not open yet) waits for the next run instead of being taken again.
@@ -103,7 +111,7 @@ def claims(engine: Engine, now: datetime,
     if kinds:
         condition = condition & outbox.c.kind.in_(kinds)
     if engine.dialect.name == "postgresql":
-        yield from _locked_claims(engine, condition)
+        yield from _locked_claims(engine, condition, mark_started)
         return
     last_id = 0
     while True:
@@ -119,7 +127,8 @@ def claims(engine: Engine, now: datetime,
             yield _claim(row, engine, None)
 
 
-def _locked_claims(engine: Engine, condition: Any) -> Iterator[Claim]:
+def _locked_claims(engine: Engine, condition: Any,
+                   mark_started: datetime | None) -> Iterator[Claim]:
     last_id = 0
     while True:
         with engine.connect() as conn:
@@ -133,7 +142,21 @@ def _locked_claims(engine: Engine, condition: Any) -> Iterator[Claim]:
                     transaction.commit()
                     return
                 last_id = row.id
+                earlier = row.attempt_started_at
+                if mark_started is not None and row.kind == "create_case" and earlier is None:
+                    # Committed before the CRM call, so a try that dies mid-call leaves it.
+                    conn.execute(_UPDATE, {"attempt_started_at": mark_started,
+                                           "_claim_id": row.id})
+                    transaction.commit()
+                    transaction = conn.begin()
+                    row = conn.execute(
+                        select(outbox).where(condition & (outbox.c.id == row.id))
+                        .with_for_update(skip_locked=True)).first()
+                    if row is None:  # another process took it in between: it is theirs
+                        transaction.commit()
+                        continue
                 claim = _claim(row, engine, conn)
+                claim.attempt_started_at = earlier
                 try:
                     yield claim
                 except GeneratorExit:
@@ -147,7 +170,19 @@ def _locked_claims(engine: Engine, condition: Any) -> Iterator[Claim]:
 
 def _claim(row: Any, engine: Engine, held: Connection | None) -> Claim:
     return Claim(row.id, row.enquiry_id, row.kind, dict(row.payload or {}), row.attempts,
-                 engine, held)
+                 engine, held, attempt_started_at=row.attempt_started_at)
+
+
+def mark_attempts_started(engine: Engine, started: Sequence[Claim], now: datetime) -> None:
+    """Record, committed before any of their CRM calls, that tries of ``started`` are about
+    to begin: a later try then knows an earlier one may have reached the CRM. One short
+    transaction for them all; only for claims not ``locked`` (their rows are free)."""
+    if not started:
+        return
+    with engine.begin() as conn:
+        conn.execute(_UPDATE, [{"attempt_started_at": now, "_claim_id": c.id} for c in started])
+    for claim in started:
+        claim.attempt_started_at = now
 
 
 def mark_done(conn: Connection, claim: Claim, now: datetime) -> None:

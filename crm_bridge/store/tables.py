@@ -28,6 +28,7 @@ __all__ = [
     "enquiries",
     "enquiry_history",
     "enquiry_links",
+    "held_updates",
     "locks",
     "member_departures",
     "metadata",
@@ -173,7 +174,31 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTC_TIME, nullable=False),
     Column("done_at", UTC_TIME),
+    # Migration 0011: written and committed just before push first calls the CRM for the
+    # row; a later try that finds it set looks the case up before creating one.
+    Column("attempt_started_at", UTC_TIME),
     Index("ix_outbox_pending", "state", "id"),
+)
+
+# CRM changes whose status the mapping does not know (migration 0011), held until it does;
+# a later pull applies each and deletes its row. ``response`` is personal data: purge and
+# erasure delete the enquiry's rows.
+held_updates = Table(
+    "held_updates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", String(36), ForeignKey("enquiries.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("crm_event_id", String(200), nullable=False),
+    Column("case_ref", String(200), nullable=False),
+    Column("crm_status", String(200), nullable=False),
+    Column("occurred_at", UTC_TIME, nullable=False),
+    Column("response", Text),
+    Column("actor", String(200), nullable=False),
+    Column("held_at", UTC_TIME, nullable=False),
+    UniqueConstraint("enquiry_id", "crm_event_id", name="uq_held_update_event"),
+    Index("ix_held_updates_connector_status", "connector", "crm_status"),
 )
 
 sync_cursors = Table(

@@ -8,6 +8,14 @@ reference, so nothing is lost and no case is opened twice. Nothing waits long: a
 result older than ``HOLD_AT_MOST`` is read again or written before the next CRM call.
 Locked claims (PostgreSQL) are read and recorded one at a time, in the claim's transaction.
 
+Before the first call to ``create_case`` for the rows of a batch, push writes and commits
+an attempt-started marker on them (one short transaction); a row that had neither the
+marker nor an earlier attempt is created with ``fresh=True``, so the connector may skip its
+look-up by external reference (one CRM round trip per case). Any later try, in this run or
+another, looks up (a row marked but not reached, when the run stops, looks up needlessly).
+A locked claim (PostgreSQL) is marked by ``claims`` as it is taken: committed, then locked
+again before it is yielded.
+
 An opened case moves the enquiry to ``sent`` only from ``logged`` or ``failed_to_send``:
 on PostgreSQL another process's pull may already have applied the CRM's own status.
 
@@ -20,6 +28,7 @@ its ``hold_after``-th run it is held: failed, with the CRM's words, for the admi
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -44,6 +53,7 @@ from crm_bridge.store.enquiries import (
 from crm_bridge.store.outbox import (
     Claim,
     claims,
+    mark_attempts_started,
     mark_done,
     mark_done_many,
     mark_failed,
@@ -52,6 +62,7 @@ from crm_bridge.store.outbox import (
 from crm_bridge.store.tables import enquiries
 from crm_bridge.sync.attachments import KIND as ATTACHMENT
 from crm_bridge.sync.attachments import send_attachment
+from crm_bridge.sync.deadline import Deadline
 from crm_bridge.sync.links import Folding
 from crm_bridge.sync.report import SyncReport
 from crm_bridge.sync.retry import RetryPolicy, call_with_retry, requeue_delay
@@ -78,9 +89,12 @@ _RECORD_SENT = (
 
 
 def push(engine: Engine, connector: Connector, config: CouncilConfig, policy: RetryPolicy,
-         now: datetime, report: SyncReport, dry_run: bool = False) -> None:
-    """Send every pending row; stop the run (AuthError) only when the CRM refuses our login."""
-    _Push(engine, connector, config, policy, now, report, dry_run).run()
+         now: datetime, report: SyncReport, dry_run: bool = False,
+         deadline: Deadline | None = None) -> None:
+    """Send every pending row (until ``deadline``, between rows); stop the run (AuthError)
+    only when the CRM refuses our login."""
+    _Push(engine, connector, config, policy, now, report, dry_run,
+          deadline or Deadline(None)).run()
 
 
 @dataclass(frozen=True)
@@ -102,25 +116,35 @@ class _Push:
     """One push step: the run's settings, what it has sent, and how the CRM has fared."""
 
     def __init__(self, engine: Engine, connector: Connector, config: CouncilConfig,
-                 policy: RetryPolicy, now: datetime, report: SyncReport, dry_run: bool) -> None:
+                 policy: RetryPolicy, now: datetime, report: SyncReport, dry_run: bool,
+                 deadline: Deadline) -> None:
         self.engine, self.connector, self.config = engine, connector, config
+        self.deadline = deadline
         self.policy, self.now, self.report, self.dry_run = policy, now, report, dry_run
         self.opened = _OpenedCases(engine, now)
         self.folding = Folding(engine, connector, config, policy, now)  # linked enquiries
         self._started = time.monotonic()
         self._failing = 0  # rows in a row the CRM could not take
+        self.takes_fresh = _takes_fresh(connector)
+        self.fresh: set[int] = set()  # claims of the batch in hand with no earlier try
 
     def clock(self) -> datetime:
         """The run's ``now`` moved on by the time the run has taken (for ``not_before``)."""
         return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     def run(self) -> None:
-        pending = claims(self.engine, self.now)
+        pending = claims(self.engine, self.now,
+                         mark_started=None if self.dry_run or not self.takes_fresh
+                         else self.now)
         try:
             for batch in _batches(pending):
+                self.fresh = self.mark_started(batch)
                 ahead = _ReadAhead(self.engine, batch)
                 self.folding.prepare(batch)
                 for position, claim in enumerate(batch):
+                    if self.deadline.passed():  # between rows: the rest wait for the next run
+                        self.report.stopped_at_deadline("push")
+                        return
                     if (claim.locked or claim.kind != "create_case"
                             or claim.enquiry_id in self.opened):
                         self.opened.write()  # what this claim reads must include what was sent
@@ -216,8 +240,20 @@ class _Push:
                 f"service '{enquiry.service_id}' is no longer in the config; "
                 "restore it or reassign the enquiry"
             )
-        opened: CaseRef = call_with_retry(
-            self.policy, lambda: self.connector.create_case(enquiry, destination))
+        fresh = claim.id in self.fresh or (  # a locked claim was marked as it was taken
+            claim.locked and self.takes_fresh and claim.attempts == 0
+            and claim.attempt_started_at is None)
+
+        def create_once() -> CaseRef:
+            nonlocal fresh
+            try:
+                if fresh:
+                    return self.connector.create_case(enquiry, destination, fresh=True)
+                return self.connector.create_case(enquiry, destination)
+            finally:
+                fresh = False  # a retry may follow a call that reached the CRM: look up
+
+        opened: CaseRef = call_with_retry(self.policy, create_once, self.deadline)
         if not opened.id:
             raise TransientError("the CRM gave no reference for the case it opened")
         status = Status.SENT.value if row.status in _UNSENT else row.status
@@ -232,6 +268,19 @@ class _Push:
             self.opened.add(result)
         self.report.pushed += 1
 
+    def mark_started(self, batch: list[Claim]) -> set[int]:
+        """Commit the attempt-started marker on the batch's create_case rows before any of
+        their calls; the ids of those with no earlier try (no marker, no attempt), whose
+        create may skip the look-up. A locked claim (PostgreSQL) was marked by ``claims``
+        as it was taken, its row being locked in the claim's transaction."""
+        if self.dry_run or not self.takes_fresh:
+            return set()
+        creates = [c for c in batch if c.kind == "create_case" and not c.locked]
+        fresh = {c.id for c in creates if c.attempts == 0 and c.attempt_started_at is None}
+        mark_attempts_started(self.engine, [c for c in creates if c.attempt_started_at is None],
+                              self.clock())
+        return fresh
+
     def note(self, claim: Claim, row: Any) -> None:
         if not row.crm_ref:
             # The case is not open yet: the note waits for it. One waiting on an enquiry the
@@ -243,12 +292,24 @@ class _Push:
                     author=str(claim.payload.get("author", ACTOR)),
                     kind=str(claim.payload.get("kind", "follow_up")),
                     key=f"note-{claim.enquiry_id}-{claim.id}")
-        call_with_retry(self.policy, lambda: self.connector.add_note(row.crm_ref, note))
+        call_with_retry(self.policy, lambda: self.connector.add_note(row.crm_ref, note),
+                        self.deadline)
         with claim.writer() as conn:
             add_history(conn, claim.enquiry_id, self.now, "note_sent", ACTOR,
                         f"note added to case {row.crm_ref}")
             mark_done(conn, claim, self.now)
         self.report.notes += 1
+
+
+def _takes_fresh(connector: Connector) -> bool:
+    """Whether ``create_case`` takes ``fresh=``: a council's own adapter written before it
+    was added keeps working, and keeps looking every case up."""
+    try:
+        parameters = inspect.signature(connector.create_case).parameters
+    except (TypeError, ValueError):
+        return False
+    return "fresh" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def _batches(pending: Iterator[Claim]) -> Iterator[list[Claim]]:

@@ -31,6 +31,19 @@ class SyncReport:
     unplaced_codes: dict[str, str] = field(default_factory=dict)
     # Steps another sync process was running (PostgreSQL): step → who holds it.
     skipped: dict[str, str] = field(default_factory=dict)
+    # CRM statuses the mapping does not know → how many pulled changes are held on each
+    # (applied by a later sync once the mapping has them). Names and counts only.
+    held_statuses: dict[str, int] = field(default_factory=dict)
+    # The run stopped at sync.deadline_seconds: these steps (or the rest of them) were left
+    # for the next run.
+    deadline_reached: bool = False
+    left_for_next_run: list[str] = field(default_factory=list)
+
+    def stopped_at_deadline(self, step: str) -> None:
+        """``step`` stopped (or did not start) because the run's deadline had passed."""
+        self.deadline_reached = True
+        if step not in self.left_for_next_run:
+            self.left_for_next_run.append(step)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +63,12 @@ class SyncReport:
         if self.skipped:
             holders = sorted(set(self.skipped.values()))
             text += f"; {', '.join(self.skipped)} skipped: {'; '.join(holders)}"
+        if self.held_statuses:
+            text += "; updates held on CRM statuses not in the mapping: " + ", ".join(
+                f"'{status}' ({count})" for status, count in self.held_statuses.items())
+        if self.deadline_reached:
+            text += ("; stopped at the deadline, the next sync carries on with "
+                     + ", ".join(self.left_for_next_run))
         if self.unplaced_codes:
             text += "; CRM error codes to place in the mapping: " + "; ".join(
                 f"{code} ({advice})" for code, advice in sorted(self.unplaced_codes.items()))

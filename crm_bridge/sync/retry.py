@@ -33,6 +33,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from crm_bridge.errors import TransientError
+from crm_bridge.sync.deadline import Deadline
 
 __all__ = ["RetryPolicy", "call_with_retry", "requeue_delay", "retrying"]
 
@@ -90,9 +91,25 @@ class _AskedToWaitTooLong(stop_base):
         return hinted is not None and hinted > self.limit
 
 
-def retrying(policy: RetryPolicy) -> Retrying:
-    """A tenacity ``Retrying`` for ``policy``: for calls, and for pull's resumable reads."""
+class _PastDeadline(stop_base):
+    """Stop retrying once the run's deadline has passed: the next run tries again."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.deadline.passed()
+
+
+def retrying(policy: RetryPolicy, deadline: Deadline | None = None) -> Retrying:
+    """A tenacity ``Retrying`` for ``policy``: for calls, and for pull's resumable reads.
+    No retry starts once ``deadline`` has passed."""
     backoff = _jittered_backoff(policy)
+    stops: list[stop_base] = [stop_after_attempt(policy.attempts),
+                              stop_after_delay(policy.max_total),
+                              _AskedToWaitTooLong(policy.max_wait)]
+    if deadline is not None:
+        stops.append(_PastDeadline(deadline))
 
     def wait(state: RetryCallState) -> float:
         hinted = _hint(state)
@@ -100,16 +117,17 @@ def retrying(policy: RetryPolicy) -> Retrying:
 
     return Retrying(
         retry=retry_if_exception_type(TransientError),
-        stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_total),
-                      _AskedToWaitTooLong(policy.max_wait)),
+        stop=stop_any(*stops),
         wait=wait,
         reraise=True,
     )
 
 
-def call_with_retry(policy: RetryPolicy, call: Callable[[], T]) -> T:
-    """``call()``, retried on TransientError as ``policy`` allows; its last error re-raised."""
-    result: Any = retrying(policy)(call)
+def call_with_retry(policy: RetryPolicy, call: Callable[[], T],
+                    deadline: Deadline | None = None) -> T:
+    """``call()``, retried on TransientError as ``policy`` (and ``deadline``) allows; its last
+    error re-raised."""
+    result: Any = retrying(policy, deadline)(call)
     return result  # type: ignore[no-any-return]
 
 

@@ -13,6 +13,9 @@ Who runs what at once:
   lock of its own (``sync:pull``, ...) without waiting, and a process that finds one taken
   skips that step and says so (``SyncReport.skipped``); the holder does it.
 
+A run stops cleanly at ``sync.deadline_seconds`` (``Deadline``): each step stops between
+items, keeping what it did, and the steps not yet begun wait for the next run.
+
 An AuthError or a MisconfiguredError (no CRM at the URL, a service description that will
 not load) stops push and pull, failing no enquiry: nothing will work until the credentials
 or settings are fixed. The steps that do not talk to the CRM still run.
@@ -34,6 +37,7 @@ from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.errors import AuthError, MisconfiguredError, TransientError
 from crm_bridge.reminders.step import run_reminders
 from crm_bridge.store.locks import LockBusy, current_holder, held
+from crm_bridge.sync.deadline import Deadline
 from crm_bridge.sync.overdue import mark_overdue
 from crm_bridge.sync.pull import pull
 from crm_bridge.sync.push import push
@@ -73,31 +77,39 @@ def run_sync(
     dry_run: bool = False,
     policy: RetryPolicy | None = None,
     base_dir: Path | None = None,
+    deadline: Deadline | None = None,
 ) -> SyncReport:
     """Run the chosen steps; on SQLite raises LockBusy if another run holds the lock.
 
-    ``base_dir`` is the config file's folder (for a relative ``reminders.template_dir``).
+    ``base_dir`` is the config file's folder (for a relative ``reminders.template_dir``);
+    ``deadline`` is ``sync.deadline_seconds`` from now unless given (tests give a clock).
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     report = SyncReport()
     policy = policy or config.sync.retry
+    deadline = deadline or Deadline(config.sync.deadline_seconds)
     calendar = WorkingCalendar(config.council.timezone, config.calendar.bank_holidays,
                                config.calendar.closure_days)
     concurrent = engine.dialect.name == "postgresql"
 
     def do_push() -> None:
-        push(engine, connector, config, policy, now, report, dry_run=dry_run)
+        push(engine, connector, config, policy, now, report, dry_run=dry_run,
+             deadline=deadline)
 
     def do_pull() -> None:
-        pull(engine, connector, mapping, now, report, policy)
+        pull(engine, connector, mapping, now, report, policy, deadline)
+        if deadline.reached:
+            report.stopped_at_deadline("pull")
 
     def do_overdue() -> None:
         report.overdue = mark_overdue(engine, calendar.local_date(now), now)
 
     def do_reminders() -> None:
         run_reminders(engine, config, calendar, now, report, dry_run=dry_run,
-                      base_dir=base_dir)
+                      base_dir=base_dir, keep_going=deadline.keep_going)
+        if deadline.reached:
+            report.stopped_at_deadline("reminders")
 
     steps: dict[str, Callable[[], None]] = {
         "push": do_push, "pull": do_pull, "overdue": do_overdue, "reminders": do_reminders}
@@ -106,6 +118,9 @@ def run_sync(
     with _whole_run(engine, now, concurrent):
         for step in wanted:
             if step in ("push", "pull") and report.aborted:
+                continue
+            if deadline.passed():  # the rest waits for the next run
+                report.stopped_at_deadline(step)
                 continue
             with _step_lock(engine, step, now, concurrent, report) as mine:
                 if mine:

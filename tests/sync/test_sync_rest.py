@@ -277,10 +277,13 @@ def test_pull_keeps_what_it_read_when_the_crm_fails_part_way(
     cases = [stored(bridge, e).crm_ref or "" for e in enquiries]
     for n in range(245):  # 250 changes in all: three pages of 100
         crm.change(cases[n % 5], ("open", "new")[n // 5 % 2], "roads.officer")
-    crm.force("ok", "ok", "500", "500", "500")  # two pages, then one that fails 3 times
+    # Two pages, then a page that fails all its tries (three), and fails them again when
+    # pull, having moved the cursor on, gives the read a fresh set of tries.
+    crm.force("ok", "ok", *["500"] * 6)
 
     cut_short = sync(bridge, policy=ONCE, only=("pull",))
     assert cut_short.updated == 200
+    assert crm.injected["500"] == 6
     assert cut_short.problems[0].startswith("pull: the CRM could not be reached (")
 
     rest = sync(bridge, policy=ONCE, only=("pull",))
