@@ -33,7 +33,8 @@ _COMMANDS = {
         "crm_bridge.cli.demo:demo",
         "Make a demo council and simulate its members' enquiries up to today."),
     "enquiry": LazyCommand("crm_bridge.cli.enquiry:enquiry", "Log, list and show enquiries.",
-                           subcommands=("crm_bridge.cli.extend:extend",)),
+                           subcommands=("crm_bridge.cli.extend:extend",
+                                        "crm_bridge.cli.duplicates:duplicates")),
     "init": LazyCommand(
         "crm_bridge.cli.setup:init",
         "Create DIRECTORY with a working config.yaml, mappings/ and an empty store."),

@@ -180,8 +180,10 @@ def test_duplicates_count_only_ward_colleagues_hidden_matches(
     """Iain's private missed bin and the MP's private pothole are both in Clackmannanshire
     North; Kirsty is told a colleague has a match she may not see, never of the MP's."""
     def dupes(category: str, location: str) -> dict[str, object]:
-        got = clients["kirsty"].get("/api/duplicates", params={
-            "category": category, "location": location})
+        client = clients["kirsty"]
+        got = client.post("/api/duplicates", headers={"X-CSRF-Token": client.csrf}, json={
+            "category": category, "location": location,
+            "description": "Please look into it"})
         assert got.status_code == 200
         return dict(got.json())
 

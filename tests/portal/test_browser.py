@@ -124,8 +124,9 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         assert portal.refs["colleague_private"] not in page.content()
         assert SEEDS["colleague_private"][2] not in page.content()
 
-        # Log an enquiry: the page shows the colleague's shared enquiry as a possible duplicate
-        # while it is being filled in (the JSON endpoint), then the reference at once.
+        # Log an enquiry: the page shows the colleague's shared enquiry (the same street and
+        # category, a similar description) as a possible duplicate while it is being filled
+        # in (the JSON endpoint), then the reference at once.
         page.get_by_role("link", name="Log an enquiry").first.click()
         page.wait_for_url("**/enquiries/new")
         j.check("new-enquiry")
@@ -136,11 +137,12 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         page.get_by_label("Constituent’s name").fill("Isla <b>Brown</b>")
         page.get_by_label("Constituent’s postcode (optional)").fill("fk12 5aa")
         page.get_by_label("What do they want the council to do?").fill(
-            "The street light outside number 4 has been out for a fortnight")
+            "Please look into it: the street light outside number 4 is out")
         page.get_by_label("Where is the problem? (optional)").fill("Mill Lane,  Menstrie")
         page.get_by_label("Where is the problem? (optional)").blur()
         duplicate = page.locator("#duplicates")
         duplicate.get_by_text(portal.refs["colleague_shared"]).wait_for()
+        assert "same street, same category, 3 days ago" in duplicate.inner_text()
         page.get_by_label("Yes, they agreed").check()
         page.get_by_label("Photo (optional)").set_input_files(
             files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PHOTO}])

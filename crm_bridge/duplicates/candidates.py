@@ -1,0 +1,98 @@
+"""The stored enquiries worth comparing with a new one, read in a few index ranges.
+
+Each branch is one query an index serves (SQLite walks one range per query; an OR of them
+makes it scan): the same ward, category and time window (``ix_enquiries_ward_category``,
+whose ``consent_to_share`` column is pinned with IN so the range stays one seek per value);
+the same postcode (``ix_enquiries_constituent_postcode``); the same UPRN
+(``ix_enquiries_constituent_uprn``, migration 0013). Rows already purged hold no place or
+description, so they are left out. The access policy is applied by the caller, per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, select
+
+from crm_bridge.duplicates.compare import Facts
+from crm_bridge.models import Status
+from crm_bridge.store.tables import enquiries
+
+__all__ = ["Candidate", "Row", "candidates"]
+
+_c = enquiries.c
+_COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
+            _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
+            _c.location, _c.consent_to_share, _c.description, _c.constituent_address,
+            _c.constituent_postcode, _c.constituent_uprn)
+PER_BRANCH = 500
+"""At most this many rows per branch, newest first: a busy ward's two months of one
+category is a few hundred."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A stored enquiry as a list of matches shows it: the fields of the portal's
+    ``queries.Row`` (kept apart so the CLI does not load the portal)."""
+
+    id: str
+    reference: str
+    member_id: str
+    ward_id: str | None
+    category_id: str
+    service_id: str
+    status: Status
+    target_date: date
+    overdue: bool
+    received_at: datetime
+    constituent_name: str
+    location: str | None
+    consent_to_share: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: Row  # as lists show it
+    facts: Facts  # as the check compares it
+
+
+def _candidate(r: Any) -> Candidate:
+    row = Row(r.id, r.reference, r.member_id, r.ward_id, r.category_id, r.service_id,
+              Status(r.status), r.target_date, bool(r.overdue), r.received_at,
+              r.constituent_name, r.location, bool(r.consent_to_share))
+    facts = Facts(row.category_id, row.ward_id, r.description, row.received_at, row.location,
+                  r.constituent_address, r.constituent_postcode, r.constituent_uprn)
+    return Candidate(row, facts)
+
+
+def candidates(conn: Connection, new: Facts, categories: set[str], window_days: int,
+               exclude: str | None = None) -> list[Candidate]:
+    """Enquiries in ``categories`` received within ``window_days`` of ``new`` in its ward,
+    at its postcode or at its UPRN; each once."""
+    start = new.received_at - timedelta(days=window_days + 1)
+    end = new.received_at + timedelta(days=window_days + 1)
+    common = (_c.category_id.in_(sorted(categories)), _c.received_at >= start,
+              _c.received_at <= end, _c.purged_at.is_(None))
+    branches: list[ColumnElement[bool]] = []
+    if new.ward_id:
+        branches.append(and_(_c.ward_id == new.ward_id, _c.consent_to_share.in_([True, False])))
+    if new.postcode:
+        branches.append(_c.constituent_postcode == _postcode(new.postcode))
+    if new.uprn:
+        branches.append(_c.constituent_uprn == new.uprn)
+    found: dict[str, Candidate] = {}
+    for branch in branches:
+        query = (select(*_COLUMNS).where(branch, *common)
+                 .order_by(_c.received_at.desc()).limit(PER_BRANCH))
+        for r in conn.execute(query):
+            if r.id != exclude and r.id not in found:
+                found[r.id] = _candidate(r)
+    return list(found.values())
+
+
+def _postcode(value: str) -> str:
+    """As the store holds it: 'FK10 1AB' (upper case, one space before the inward code)."""
+    compact = "".join(value.split()).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 4 else compact
