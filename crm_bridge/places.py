@@ -8,8 +8,9 @@ Co-op, 23 Main St, Sauchie' names the street 'main street' in the locality 'sauc
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-__all__ = ["STREET_WORDS", "locality", "normalise", "streets"]
+__all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "streets"]
 
 _WORDS = re.compile(r"[^a-z0-9]+")
 _ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "av": "avenue",
@@ -32,6 +33,7 @@ _FILLER = frozenset({"the", "on", "at", "of", "in", "by", "near", "outside", "op
                      "flat", "house", "between", "past", "along", "up", "down"})
 
 
+@lru_cache(maxsize=65536)
 def normalise(text: str | None) -> str:
     """Lower case, punctuation and extra spaces gone, common street abbreviations spelt out
     ('St' first, as in 'St Serf's', is 'saint')."""
@@ -57,6 +59,7 @@ def _street_ends(words: list[str]) -> list[int]:
             and not (i + 1 < len(words) and words[i + 1] in STREET_WORDS | _COMPOUNDS)]
 
 
+@lru_cache(maxsize=65536)
 def streets(text: str | None) -> frozenset[str]:
     """The streets a location names, each as its name's last word or two and the street
     word: '12 Main St' and 'the Co-op, Main Street' both give {'main street'}. A comma,
@@ -74,6 +77,7 @@ def streets(text: str | None) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=65536)
 def locality(text: str | None) -> str:
     """The town a location ends with, after a comma ('Stirling Street, Alva' gives 'alva'):
     one word, as a landmark after the comma ('Main Street, opposite the Co-op') is not a
@@ -84,3 +88,14 @@ def locality(text: str | None) -> str:
     if len(parts) < 2 or len(parts[-1].split()) > 1 or parts[-1] in STREET_WORDS | _FILLER:
         return ""
     return parts[-1]
+
+
+@lru_cache(maxsize=65536)
+def place_words(text: str | None) -> frozenset[str]:
+    """The words that name a place, not its kind or town: 'outside Delph Pond, Tullibody'
+    gives {'delph', 'pond'}; 'the Co-op, 14 Main St' gives {'main'} (no filler, street words,
+    numbers, town or word shorter than three letters)."""
+    town = locality(text)
+    return frozenset(w for w in normalise(text).split()
+                     if len(w) >= 3 and w not in _FILLER and w not in STREET_WORDS
+                     and w != town and not any(ch.isdigit() for ch in w))

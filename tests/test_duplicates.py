@@ -21,6 +21,8 @@ from crm_bridge.app import Bridge
 from crm_bridge.config.duplicate_settings import DuplicateSettings
 from crm_bridge.config.loader import load_config
 from crm_bridge.duplicates import Facts, facts_of, find_duplicates, judge
+from crm_bridge.duplicates.candidates import place_terms
+from crm_bridge.duplicates.compare import place_needed
 from crm_bridge.models import Enquiry
 
 PRECISION, RECALL = 0.95, 0.95
@@ -179,3 +181,18 @@ def test_enquiry_duplicates_command(tmp_path: Path) -> None:
     assert second in table and "same postcode and street" in table
     missing = council.cli("enquiry", "duplicates", "ENQ-2026-999999")
     assert missing.exit_code != 0 and "no enquiry 'ENQ-2026-999999'" in missing.output
+
+
+def test_the_stores_narrowing_keeps_every_labelled_match() -> None:
+    """The database is asked only for a ward's rows naming one of the new enquiry's places
+    (``place_terms``): every labelled pair the check matches in one ward passes it."""
+    assert place_needed(SETTINGS)
+    for pair in PAIRS:
+        verdict = judge(pair.new, pair.old, SETTINGS)
+        if verdict is None or not verdict.is_match or pair.new.ward_id != pair.old.ward_id:
+            continue
+        if pair.new.uprn or pair.new.postcode:
+            continue  # found by the postcode or UPRN branch
+        held = " ".join(filter(None, (pair.old.location, pair.old.address,
+                                      pair.old.description))).lower()
+        assert any(term in held for term in place_terms(pair.new)), pair

@@ -6,6 +6,12 @@ whose ``consent_to_share`` column is pinned with IN so the range stays one seek 
 the same postcode (``ix_enquiries_constituent_postcode``); the same UPRN
 (``ix_enquiries_constituent_uprn``, migration 0013). Rows already purged hold no place or
 description, so they are left out. The access policy is applied by the caller, per row.
+
+When only a candidate at the same place can reach the threshold (``compare.place_needed``),
+the ward's rows must also mention one of the new enquiry's place names (the first five
+letters of each word naming its streets or place, so 'Beauclerk' finds 'Beauclerc') in
+their location, address or description: the database drops the rest of a busy ward's
+category before Python compares what is left.
 """
 
 from __future__ import annotations
@@ -14,19 +20,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
 from crm_bridge.duplicates.compare import Facts
 from crm_bridge.models import Status
+from crm_bridge.places import place_words, streets
 from crm_bridge.store.tables import enquiries
 
-__all__ = ["Candidate", "Row", "candidates"]
+__all__ = ["Candidate", "Row", "candidates", "place_terms"]
 
 _c = enquiries.c
 _COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
             _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
             _c.location, _c.consent_to_share, _c.description, _c.constituent_address,
             _c.constituent_postcode, _c.constituent_uprn)
+_PLACE_COLUMNS = (_c.location, _c.constituent_address, _c.description)
 PER_BRANCH = 500
 """At most this many rows per branch, newest first: a busy ward's two months of one
 category is a few hundred."""
@@ -67,17 +75,32 @@ def _candidate(r: Any) -> Candidate:
     return Candidate(row, facts)
 
 
+def place_terms(new: Facts) -> list[str]:
+    """What a row at the same place as ``new`` mentions: the first five letters of each word
+    naming the streets it names (in its location, address or description) or its place."""
+    here = new.location or new.address
+    named = streets(here) | streets(new.description)
+    words = {w for street in named for w in street.split()[:-1] if len(w) >= 3}
+    return sorted({w[:5] for w in words | place_words(here)})
+
+
 def candidates(conn: Connection, new: Facts, categories: set[str], window_days: int,
-               exclude: str | None = None) -> list[Candidate]:
-    """Enquiries in ``categories`` received within ``window_days`` of ``new`` in its ward,
-    at its postcode or at its UPRN; each once."""
+               exclude: str | None = None, place_only: bool = False) -> list[Candidate]:
+    """Enquiries in ``categories`` received within ``window_days`` of ``new`` in its ward
+    (``place_only``: mentioning one of its place names), at its postcode or at its UPRN;
+    each once."""
     start = new.received_at - timedelta(days=window_days + 1)
     end = new.received_at + timedelta(days=window_days + 1)
     common = (_c.category_id.in_(sorted(categories)), _c.received_at >= start,
               _c.received_at <= end, _c.purged_at.is_(None))
     branches: list[ColumnElement[bool]] = []
     if new.ward_id:
-        branches.append(and_(_c.ward_id == new.ward_id, _c.consent_to_share.in_([True, False])))
+        in_ward = and_(_c.ward_id == new.ward_id, _c.consent_to_share.in_([True, False]))
+        if place_only:
+            terms = place_terms(new)
+            in_ward = and_(in_ward, or_(*(column.ilike(f"%{term}%") for term in terms
+                                          for column in _PLACE_COLUMNS)) if terms else false())
+        branches.append(in_ward)
     if new.postcode:
         branches.append(_c.constituent_postcode == _postcode(new.postcode))
     if new.uprn:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from crm_bridge.config.duplicate_settings import DuplicateSettings
-from crm_bridge.places import locality, normalise, streets
+from crm_bridge.places import locality, normalise, place_words, streets
 
-__all__ = ["Facts", "Verdict", "judge", "problem_words", "text_similarity"]
+__all__ = ["Facts", "Verdict", "judge", "place_needed", "problem_words", "text_similarity"]
 
 # Weights of text, place and time in the score, and the discount for a related category:
 # chosen on the labelled pairs (docs/duplicates.md).
@@ -63,6 +64,7 @@ _STOP = frozenset({
     "says", "asks", "said"})
 
 
+@lru_cache(maxsize=65536)
 def problem_words(text: str) -> str:
     """A description without the places it names, numbers and small words: what the
     problem is ('street light out on Holton Crescent' gives 'street light')."""
@@ -79,8 +81,20 @@ def text_similarity(a: str, b: str) -> int:
     return round(fuzz.token_set_ratio(problem_words(a), problem_words(b)))
 
 
+def place_needed(settings: DuplicateSettings) -> bool:
+    """Whether only a candidate at the same place can reach the threshold: the text and the
+    time together (both perfect) score less. Then the store is asked only for enquiries
+    that share a place's name, a postcode or a UPRN with the new one."""
+    return settings.threshold > round(100 * (_TEXT + _TIME))
+
+
 def _postcode(value: str | None) -> str:
     return (value or "").replace(" ", "").upper()
+
+
+def _same_street(ours: frozenset[str], theirs: frozenset[str]) -> bool:
+    """One street in both, allowing a slip of the pen ('Beauclerc St', 'Beauclerk Street')."""
+    return bool(ours & theirs) or any(fuzz.ratio(a, b) >= 90 for a in ours for b in theirs)
 
 
 def _place(new: Facts, old: Facts) -> tuple[float, str | None]:
@@ -93,11 +107,12 @@ def _place(new: Facts, old: Facts) -> tuple[float, str | None]:
     town_a, town_b = locality(here), locality(there)
     if town_a and town_b and town_a != town_b:
         return (0.5, "same postcode") if same_postcode else (0.0, None)
-    if (streets(here) | streets(new.description)) & (streets(there) | streets(
-            old.description)):
+    if _same_street(streets(here) | streets(new.description),
+                    streets(there) | streets(old.description)):
         return (1.0, "same postcode and street") if same_postcode else (0.85, "same street")
-    key_a, key_b = normalise(here), normalise(there)
-    if key_a and key_b and fuzz.token_set_ratio(key_a, key_b) >= 90:
+    words_a, words_b = place_words(here), place_words(there)
+    if words_a and words_b and fuzz.token_set_ratio(
+            " ".join(sorted(words_a)), " ".join(sorted(words_b))) >= 90:
         return 0.8, "same place"
     if same_postcode:
         return 0.5, "same postcode"

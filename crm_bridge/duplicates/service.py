@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from crm_bridge.access.policy import Principal, can_view
 from crm_bridge.config.duplicate_settings import DuplicateSettings
 from crm_bridge.duplicates.candidates import Row, candidates
-from crm_bridge.duplicates.compare import Facts, Verdict, judge
+from crm_bridge.duplicates.compare import Facts, Verdict, judge, place_needed
 from crm_bridge.models import Enquiry
 
 __all__ = ["Found", "Match", "facts_of", "find_duplicates"]
@@ -61,7 +61,8 @@ def find_duplicates(conn: Connection, viewer: Principal | None, new: Facts,
     found = Found()
     categories = {new.category_id, *settings.related(new.category_id)}
     judged: list[Match] = []
-    for candidate in candidates(conn, new, categories, settings.window_days, exclude):
+    for candidate in candidates(conn, new, categories, settings.window_days, exclude,
+                                place_needed(settings)):
         verdict = judge(new, candidate.facts, settings, relative_to_now)
         if verdict is not None and verdict.is_match:
             judged.append(Match(candidate.row, verdict))
