@@ -33,7 +33,7 @@ _FILLER = frozenset({"the", "on", "at", "of", "in", "by", "near", "outside", "op
                      "flat", "house", "between", "past", "along", "up", "down"})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def normalise(text: str | None) -> str:
     """Lower case, punctuation and extra spaces gone, common street abbreviations spelt out
     ('St' first, as in 'St Serf's', is 'saint')."""
@@ -59,7 +59,7 @@ def _street_ends(words: list[str]) -> list[int]:
             and not (i + 1 < len(words) and words[i + 1] in STREET_WORDS | _COMPOUNDS)]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def streets(text: str | None) -> frozenset[str]:
     """The streets a location names, each as its name's last word or two and the street
     word: '12 Main St' and 'the Co-op, Main Street' both give {'main street'}. A comma,
@@ -77,7 +77,7 @@ def streets(text: str | None) -> frozenset[str]:
     return frozenset(found)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def locality(text: str | None) -> str:
     """The town a location ends with, after a comma ('Stirling Street, Alva' gives 'alva'):
     one word, as a landmark after the comma ('Main Street, opposite the Co-op') is not a
@@ -90,7 +90,7 @@ def locality(text: str | None) -> str:
     return parts[-1]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def place_words(text: str | None) -> frozenset[str]:
     """The words that name a place, not its kind or town: 'outside Delph Pond, Tullibody'
     gives {'delph', 'pond'}; 'the Co-op, 14 Main St' gives {'main'} (no filler, street words,

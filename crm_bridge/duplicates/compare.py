@@ -64,7 +64,7 @@ _STOP = frozenset({
     "says", "asks", "said"})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def problem_words(text: str) -> str:
     """A description without the places it names, numbers and small words: what the
     problem is ('street light out on Holton Crescent' gives 'street light')."""
