@@ -26,6 +26,7 @@ from crm_bridge.portal.responses import mark_read, new_responses
 from crm_bridge.portal.routes.home import parse_upto
 from crm_bridge.portal.routes.search import PER_PAGE, search_filter
 from crm_bridge.portal.security import same_origin
+from crm_bridge.suggest import unknown
 
 __all__ = ["router"]
 
@@ -301,6 +302,9 @@ def api_duplicates(body: DraftIn, v: Annotated[Visit, Depends(visit)],
         member_id = None  # a member this user does not work for: no ward to look in
     ward = config.ward_of(member_id) if member_id else None
     category = config.category(body.category) if body.category else None
+    if body.category and category is None:
+        raise HTTPException(status_code=422, detail={"category": unknown(
+            "category", body.category, [c.id for c in config.categories])})
     draft = None
     if category is not None:
         draft = Facts(category.id, ward.id if ward else None, body.description or "", v.now,
