@@ -13,6 +13,8 @@ from functools import lru_cache
 __all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "streets"]
 
 _WORDS = re.compile(r"[^a-z0-9]+")
+_PARTS = re.compile(r"[,;:()/]")
+_DIGIT = re.compile(r"[0-9]")
 _ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "av": "avenue",
                   "dr": "drive", "cres": "crescent", "pl": "place", "sq": "square",
                   "ln": "lane", "ct": "court", "gdns": "gardens", "ter": "terrace",
@@ -65,13 +67,12 @@ def streets(text: str | None) -> frozenset[str]:
     word: '12 Main St' and 'the Co-op, Main Street' both give {'main street'}. A comma,
     semicolon or bracket ends a name ('the school, Main St' is not 'school main street')."""
     found: set[str] = set()
-    for part in re.split(r"[,;:()/]", text or ""):
+    for part in _PARTS.split(text or ""):
         words = normalise(part).split()
         for end in _street_ends(words):
             start = end - 1
-            if start > 0 and words[start - 1] not in _FILLER and not any(
-                    ch.isdigit() for ch in words[start - 1]) and (
-                    words[start - 1] not in STREET_WORDS):
+            if start > 0 and words[start - 1] not in _FILLER and words[start - 1].isalpha() \
+                    and words[start - 1] not in STREET_WORDS:
                 start -= 1  # a two-word name: 'ochil view road', 'green square'
             found.add(" ".join(words[start:end + 1]))
     return frozenset(found)
@@ -83,7 +84,7 @@ def locality(text: str | None) -> str:
     one word, as a landmark after the comma ('Main Street, opposite the Co-op') is not a
     town; empty when there is none (a postcode at the end is passed over)."""
     parts = [p for p in (normalise(part) for part in (text or "").split(",")) if p]
-    while parts and any(ch.isdigit() for ch in parts[-1]):
+    while parts and _DIGIT.search(parts[-1]):
         parts.pop()  # a postcode
     if len(parts) < 2 or len(parts[-1].split()) > 1 or parts[-1] in STREET_WORDS | _FILLER:
         return ""
@@ -98,4 +99,4 @@ def place_words(text: str | None) -> frozenset[str]:
     town = locality(text)
     return frozenset(w for w in normalise(text).split()
                      if len(w) >= 3 and w not in _FILLER and w not in STREET_WORDS
-                     and w != town and not any(ch.isdigit() for ch in w))
+                     and w != town and w.isalpha())

@@ -71,8 +71,7 @@ def problem_words(text: str) -> str:
     words = normalise(text)
     for street in streets(text):
         words = words.replace(street, " ")
-    return " ".join(w for w in words.split() if w not in _STOP and not any(
-        ch.isdigit() for ch in w))
+    return " ".join(w for w in words.split() if w not in _STOP and w.isalpha())
 
 
 def text_similarity(a: str, b: str) -> int:
@@ -151,11 +150,14 @@ def judge(new: Facts, old: Facts, settings: DuplicateSettings,
     if not same_ward and not (new.uprn and new.uprn == old.uprn) and not (
             _postcode(new.postcode) and _postcode(new.postcode) == _postcode(old.postcode)):
         return None  # another ward, and not at the same property or postcode
-    place, place_words = _place(new, old)
     text = text_similarity(new.description, old.description)
+    if text >= settings.min_text_similarity:
+        place, where_words = _place(new, old)
+    else:  # not a match whatever the place: the (slower) place comparison is skipped
+        place, where_words = 0.0, "place not compared"
     closeness = 1 - days / settings.window_days
     score = round(100 * category * (_TEXT * text / 100 + _PLACE * place + _TIME * closeness))
-    reasons = [place_words or "same ward", category_words, when_words,
+    reasons = [where_words or "same ward", category_words, when_words,
                f"{text}% similar text"]
     return Verdict(score, text, tuple(reasons),
                    score >= settings.threshold and text >= settings.min_text_similarity)
