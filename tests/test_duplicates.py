@@ -4,8 +4,10 @@ what the access policy lets them, with ward colleagues' hidden matches counted."
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,6 +179,12 @@ def test_enquiry_duplicates_command(tmp_path: Path) -> None:
     [match] = got["matches"]
     assert match["reference"] == first and match["score"] >= 70
     assert match["reasons"].startswith("same postcode and street, same category, same day")
+    with closing(sqlite3.connect(council.store)) as conn:
+        audited = conn.execute(
+            "SELECT e.reference, a.detail FROM audit_log a JOIN enquiries e "
+            "ON e.id = a.enquiry_id WHERE a.action = 'duplicate_check'").fetchall()
+    assert sorted(audited) == sorted([(second, "cli enquiry duplicates"),
+                                      (first, "cli enquiry duplicates")])
     table = council.ok("enquiry", "duplicates", first).stdout
     assert second in table and "same postcode and street" in table
     missing = council.cli("enquiry", "duplicates", "ENQ-2026-999999")
