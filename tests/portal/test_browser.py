@@ -153,6 +153,8 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         reference = page.locator("#reference").inner_text().strip()
         assert reference.startswith("ENQ-")
         assert portal.refs["colleague_shared"] in page.locator("form").last.inner_text()
+        # The same match on the confirmation page (which works without JavaScript), why.
+        assert "Same street, same category, 3 days ago" in page.locator("form").last.inner_text()
         j.check("logged")
         page.get_by_label(portal.refs["colleague_shared"], exact=False).check()
         page.get_by_role("button", name="Link selected enquiries").click()
