@@ -1,20 +1,102 @@
 """Places as people write them, compared: the duplicate check and the reports' hot spots
-both use ``normalise`` so 'Main St.' and 'main street' are the same place."""
+both use ``normalise`` so 'Main St.' and 'main street' are the same place.
+
+``streets`` and ``locality`` pick a location apart for the duplicate check: 'outside the
+Co-op, 23 Main St, Sauchie' names the street 'main street' in the locality 'sauchie'.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-__all__ = ["normalise"]
+__all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "streets"]
 
 _WORDS = re.compile(r"[^a-z0-9]+")
-_ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "dr": "drive", "cres": "crescent",
-                  "pl": "place", "sq": "square", "ln": "lane", "ct": "court", "gdns": "gardens"}
+_PARTS = re.compile(r"[,;:()/]")
+_DIGIT = re.compile(r"[0-9]")
+_ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "av": "avenue",
+                  "dr": "drive", "cres": "crescent", "pl": "place", "sq": "square",
+                  "ln": "lane", "ct": "court", "gdns": "gardens", "ter": "terrace",
+                  "terr": "terrace", "cl": "close", "gro": "grove", "gr": "grove",
+                  "pk": "park", "hwy": "highway", "bldgs": "buildings", "brg": "bridge"}
+
+STREET_WORDS = frozenset({
+    "street", "road", "avenue", "drive", "crescent", "place", "square", "lane", "court",
+    "gardens", "terrace", "close", "grove", "way", "wynd", "brae", "loan", "row", "walk",
+    "view", "park", "highway", "path", "green", "circle", "gate", "hill", "rise", "vennel",
+})
+"""Words that end a street's name ('Ochil Road', 'Holton Crescent', 'Kirk Wynd')."""
+
+# Words that introduce a place rather than name it: 'outside the shop on Main Street'.
+_FILLER = frozenset({"the", "on", "at", "of", "in", "by", "near", "outside", "opposite",
+                     "behind", "beside", "junction", "corner", "and", "to", "from", "off",
+                     "end", "top", "bottom", "side", "back", "front", "number", "no",
+                     "flat", "house", "between", "past", "along", "up", "down"})
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str | None) -> str:
-    """Lower case, punctuation and extra spaces gone, common street abbreviations spelt out."""
+    """Lower case, punctuation and extra spaces gone, common street abbreviations spelt out
+    ('St' first, as in 'St Serf's', is 'saint')."""
     if not text:
         return ""
     words = _WORDS.sub(" ", text.lower()).split()
-    return " ".join(_ABBREVIATIONS.get(word, word) for word in words)
+    out = [_ABBREVIATIONS.get(word, word) for word in words]
+    if len(words) > 1 and words[0] == "st":
+        out[0] = "saint"
+    return " ".join(out)
+
+
+# A street word before these is part of a thing, not a street's name: 'street lights'.
+_COMPOUNDS = frozenset({"light", "lights", "lamp", "lamps", "lighting", "surface", "sign",
+                        "signs", "name", "works", "sweeper", "sweeping", "cleaning", "bench",
+                        "benches", "area", "keeper", "ranger"})
+
+
+def _street_ends(words: list[str]) -> list[int]:
+    # A street word preceded by a name ('main street'), not by filler ('the park').
+    return [i for i, word in enumerate(words) if word in STREET_WORDS and i > 0
+            and words[i - 1] not in _FILLER and not words[i - 1].isdigit()
+            and not (i + 1 < len(words) and words[i + 1] in STREET_WORDS | _COMPOUNDS)]
+
+
+@lru_cache(maxsize=4096)
+def streets(text: str | None) -> frozenset[str]:
+    """The streets a location names, each as its name's last word or two and the street
+    word: '12 Main St' and 'the Co-op, Main Street' both give {'main street'}. A comma,
+    semicolon or bracket ends a name ('the school, Main St' is not 'school main street')."""
+    found: set[str] = set()
+    for part in _PARTS.split(text or ""):
+        words = normalise(part).split()
+        for end in _street_ends(words):
+            start = end - 1
+            if start > 0 and words[start - 1] not in _FILLER and words[start - 1].isalpha() \
+                    and words[start - 1] not in STREET_WORDS:
+                start -= 1  # a two-word name: 'ochil view road', 'green square'
+            found.add(" ".join(words[start:end + 1]))
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def locality(text: str | None) -> str:
+    """The town a location ends with, after a comma ('Stirling Street, Alva' gives 'alva'):
+    one word, as a landmark after the comma ('Main Street, opposite the Co-op') is not a
+    town; empty when there is none (a postcode at the end is passed over)."""
+    parts = [p for p in (normalise(part) for part in (text or "").split(",")) if p]
+    while parts and _DIGIT.search(parts[-1]):
+        parts.pop()  # a postcode
+    if len(parts) < 2 or len(parts[-1].split()) > 1 or parts[-1] in STREET_WORDS | _FILLER:
+        return ""
+    return parts[-1]
+
+
+@lru_cache(maxsize=4096)
+def place_words(text: str | None) -> frozenset[str]:
+    """The words that name a place, not its kind or town: 'outside Delph Pond, Tullibody'
+    gives {'delph', 'pond'}; 'the Co-op, 14 Main St' gives {'main'} (no filler, street words,
+    numbers, town or word shorter than three letters)."""
+    town = locality(text)
+    return frozenset(w for w in normalise(text).split()
+                     if len(w) >= 3 and w not in _FILLER and w not in STREET_WORDS
+                     and w != town and w.isalpha())

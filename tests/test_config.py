@@ -463,12 +463,12 @@ def test_councillor_in_no_ward(example_text: str, tmp_path: Path) -> None:
 
 
 def test_duplicate_ids(example_text: str, tmp_path: Path) -> None:
-    text = replace_once(example_text, "  - id: traffic-calming\n", "  - id: gritting\n")
+    text = replace_once(example_text, "  - id: abandoned-vehicle\n", "  - id: gritting\n")
     path = write(tmp_path, text)
     message = "duplicate id 'gritting': every entry in categories needs its own id"
     assert error_lines(path) == [
         f"{path}:{line_of(text, 'id: gritting', 1)} categories[12].id: {message}",
-        f"{path}:{line_of(text, 'id: gritting', 2)} categories[13].id: {message}",
+        f"{path}:{line_of(text, 'id: gritting', 2)} categories[14].id: {message}",
     ]
 
 
@@ -524,6 +524,11 @@ def test_every_cross_reference_error_is_reported(example_text: str, tmp_path: Pa
             (line_of(text, "warning_days: 9"), "services[2].warning_days"),
             (line_of(text, "id: gritting", 1), "categories[12].id"),
             (line_of(text, "id: gritting", 2), "categories[13].id"),
+            # The related categories named the renamed one.
+            (line_of(text, "- [pothole, traffic-calming]"),
+             "duplicates.related_categories[0][1]"),
+            (line_of(text, "- [street-lighting, traffic-calming]"),
+             "duplicates.related_categories[1][1]"),
         ]
     )
 

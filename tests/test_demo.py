@@ -286,3 +286,23 @@ def test_the_default_demo_is_realistic(tmp_path: Path) -> None:
     assert figures["raised_with_a_second_ward_member"] > 0
     assert {"roads", "waste", "lighting", "housing-repairs"} <= {
         s["service"] for s in figures["by_service"]}
+
+
+def test_the_demos_repeated_problems_are_found_as_duplicates(
+        small: tuple[Path, dict[str, Any]]) -> None:
+    """The demo has neighbours raise a problem again with another councillor of the ward
+    ("Also reported to me: …"); the duplicate check finds the first report of each."""
+    directory, _ = small
+    rows = listed(directory)
+    leads = ("A neighbour has raised this too: ", "Also reported to me: ",
+             "Second resident in touch about this: ")
+    repeats = [(r, r["description"].split(": ", 1)[1]) for r in rows
+               if r["description"].startswith(leads)]
+    assert repeats
+    for repeat, text in repeats:
+        firsts = {r["reference"] for r in rows if r["description"] == text
+                  and r["location"] == repeat["location"]}
+        found = run_json("--config", str(directory / "config.yaml"), "enquiry",
+                         "duplicates", repeat["reference"])
+        listed_refs = {m["reference"] for m in found["matches"]}
+        assert firsts & listed_refs, (repeat["reference"], found)

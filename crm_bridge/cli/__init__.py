@@ -35,7 +35,8 @@ _COMMANDS = {
     "enquiry": LazyCommand("crm_bridge.cli.enquiry:enquiry", "Log, list and show enquiries.",
                            subcommands=("crm_bridge.cli.extend:extend",
                                         "crm_bridge.cli.links:link",
-                                        "crm_bridge.cli.links:unlink")),
+                                        "crm_bridge.cli.links:unlink",
+                                        "crm_bridge.cli.duplicates:duplicates")),
     "init": LazyCommand(
         "crm_bridge.cli.setup:init",
         "Create DIRECTORY with a working config.yaml, mappings/ and an empty store."),

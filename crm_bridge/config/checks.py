@@ -90,6 +90,26 @@ def cross_reference_issues(config: CouncilConfig, source: LocatedData) -> list[C
     issues += _retention_issues(config, source, service_ids)
     issues += _area_issues(config, source, ward_ids)
     issues += _deadline_issues(config, source)
+    issues += _related_category_issues(config, source)
+    return issues
+
+
+def _related_category_issues(config: CouncilConfig,
+                             source: LocatedData) -> list[ConfigIssue]:
+    """duplicates.related_categories: every id is a category, once in its group."""
+    issues: list[ConfigIssue] = []
+    category_ids = {c.id for c in config.categories}
+    for g_index, group in enumerate(config.duplicates.related_categories):
+        seen: set[str] = set()
+        for c_index, category_id in enumerate(group):
+            path = ("duplicates", "related_categories", g_index, c_index)
+            if category_id not in category_ids:
+                issues.append(source.issue(path, unknown("category", category_id,
+                                                         category_ids)))
+            elif category_id in seen:
+                issues.append(source.issue(path, f"'{category_id}' is already in this group: "
+                                           "list each category once"))
+            seen.add(category_id)
     return issues
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from crm_bridge.config.duplicate_settings import DuplicateSettings
 from crm_bridge.config.report_settings import ReportSettings
 from crm_bridge.models import Category, Identifier, Member, ServiceDestination, Text, Ward
 from crm_bridge.reminders.settings import ReminderSettings
@@ -218,8 +219,6 @@ class PortalSettings(_Strict):
         description="addresses whose trusted_header is believed; requests from others ignore it",
     )
     logo: str | None = Field(default=None, description="the council's logo (SVG or PNG) file")
-    duplicate_days: int = Field(default=60, ge=1, le=730,
-                                description="how far back possible duplicates are looked for")
     max_photo_mb: float = Field(default=5, gt=0, le=25)
 
 
@@ -272,6 +271,7 @@ class CouncilConfig(_Strict):
     portal: PortalSettings = PortalSettings()
     reminders: ReminderSettings = ReminderSettings()
     reports: ReportSettings = ReportSettings()
+    duplicates: DuplicateSettings = DuplicateSettings()
     access: AccessSettings = AccessSettings()
     members: list[Member] = Field(min_length=1)
     wards: list[Ward] = Field(min_length=1)

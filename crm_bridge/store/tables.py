@@ -113,6 +113,8 @@ enquiries = Table(
     Index("ix_enquiries_ward_category", "ward_id", "consent_to_share", "category_id",
           "received_at"),
     Index("ix_enquiries_constituent_postcode", "constituent_postcode"),
+    # The duplicate check's enquiries at the same property (0013).
+    Index("ix_enquiries_constituent_uprn", "constituent_uprn"),
     # Sync: the overdue step's open enquiries not yet marked, past their target (migration
     # 0005); the reminders step's open enquiries whose warning date has come (0007).
     Index("ix_enquiries_overdue_scan", "overdue", "status", "target_date"),

@@ -180,8 +180,10 @@ def test_duplicates_count_only_ward_colleagues_hidden_matches(
     """Iain's private missed bin and the MP's private pothole are both in Clackmannanshire
     North; Kirsty is told a colleague has a match she may not see, never of the MP's."""
     def dupes(category: str, location: str) -> dict[str, object]:
-        got = clients["kirsty"].get("/api/duplicates", params={
-            "category": category, "location": location})
+        client = clients["kirsty"]
+        got = client.post("/api/duplicates", headers={"X-CSRF-Token": client.csrf}, json={
+            "category": category, "location": location,
+            "description": "Please look into it"})
         assert got.status_code == 200
         return dict(got.json())
 
@@ -189,3 +191,13 @@ def test_duplicates_count_only_ward_colleagues_hidden_matches(
     assert colleague["hidden"] == 1 and colleague["same_issue"] == []
     mp = dupes("pothole", "Stirling Street, Tillicoultry")  # mp_private
     assert mp == {"same_issue": [], "same_person": [], "hidden": 0}
+    # The draft goes in the body, never the URL; a category that does not exist is named.
+    client = clients["kirsty"]
+    assert client.get("/api/duplicates", params={"category": "pothole"}).status_code == 405
+    bad = client.post("/api/duplicates", headers={"X-CSRF-Token": client.csrf},
+                      json={"category": "pothol"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == {"category": "unknown category 'pothol' (did you mean "
+                                    "'pothole'?)"}
+    forged = client.post("/api/duplicates", json={"category": "pothole"})
+    assert forged.status_code == 403

@@ -166,9 +166,10 @@ def test_anonymous_sees_nothing(portal: Seeded, anonymous: Client) -> None:
         response = anonymous.get(path)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/sign-in?next=")
-    for path in (f"/api/enquiries/{ref}", "/api/enquiries?q=Agnes", "/api/dashboard",
-                 "/api/duplicates?category=pothole&postcode=FK10+1AB"):
+    for path in (f"/api/enquiries/{ref}", "/api/enquiries?q=Agnes", "/api/dashboard"):
         assert anonymous.get(path).status_code == 401
+    assert anonymous.post("/api/duplicates", json={"category": "pothole",
+                                                   "postcode": "FK10 1AB"}).status_code == 401
 
 
 def test_every_view_is_audited(portal: Seeded, clients: dict[str, Client]) -> None:

@@ -126,8 +126,9 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         assert portal.refs["colleague_private"] not in page.content()
         assert SEEDS["colleague_private"][2] not in page.content()
 
-        # Log an enquiry: the page shows the colleague's shared enquiry as a possible duplicate
-        # while it is being filled in (the JSON endpoint), then the reference at once.
+        # Log an enquiry: the page shows the colleague's shared enquiry (the same street and
+        # category, a similar description) as a possible duplicate while it is being filled
+        # in (the JSON endpoint), then the reference at once.
         page.get_by_role("link", name="Log an enquiry").first.click()
         page.wait_for_url("**/enquiries/new")
         j.check("new-enquiry")
@@ -138,11 +139,12 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         page.get_by_label("Constituent’s name").fill("Isla <b>Brown</b>")
         page.get_by_label("Constituent’s postcode (optional)").fill("fk12 5aa")
         page.get_by_label("What do they want the council to do?").fill(
-            "The street light outside number 4 has been out for a fortnight")
+            "Please look into it: the street light outside number 4 is out")
         page.get_by_label("Where is the problem? (optional)").fill("Mill Lane,  Menstrie")
         page.get_by_label("Where is the problem? (optional)").blur()
         duplicate = page.locator("#duplicates")
         duplicate.get_by_text(portal.refs["colleague_shared"]).wait_for()
+        assert "same street, same category, 3 days ago" in duplicate.inner_text()
         page.get_by_label("Yes, they agreed").check()
         page.get_by_label("Photo (optional)").set_input_files(
             files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PHOTO}])
@@ -153,6 +155,8 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         reference = page.locator("#reference").inner_text().strip()
         assert reference.startswith("ENQ-")
         assert portal.refs["colleague_shared"] in page.locator("form").last.inner_text()
+        # The same match on the confirmation page (which works without JavaScript), why.
+        assert "Same street, same category, 3 days ago" in page.locator("form").last.inner_text()
         j.check("logged")
         page.get_by_label(portal.refs["colleague_shared"], exact=False).check()
         page.get_by_role("button", name="Link selected enquiries").click()

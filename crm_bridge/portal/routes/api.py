@@ -5,12 +5,14 @@ OpenAPI schema at /api/openapi.json. POSTs need the session's X-CSRF-Token heade
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_bridge.duplicates import Facts, facts_of
 from crm_bridge.errors import InputError
 from crm_bridge.models import Channel, Enquiry
 from crm_bridge.portal.actions import add_note, log_from_portal
@@ -19,11 +21,12 @@ from crm_bridge.portal.context import Visit, api_principal, visit
 from crm_bridge.portal.duplicates import Duplicates, find_duplicates
 from crm_bridge.portal.forms import parse_enquiry_form
 from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
-from crm_bridge.portal.queries import dashboard, search, visible_enquiry
+from crm_bridge.portal.queries import Row, dashboard, search, visible_enquiry
 from crm_bridge.portal.responses import mark_read, new_responses
 from crm_bridge.portal.routes.home import parse_upto
 from crm_bridge.portal.routes.search import PER_PAGE, search_filter
 from crm_bridge.portal.security import same_origin
+from crm_bridge.suggest import unknown
 
 __all__ = ["router"]
 
@@ -79,8 +82,14 @@ class ReadIn(BaseModel):
     upto: str = Field(description="responses_newest from /api/dashboard")
 
 
+class SameIssue(Summary):
+    score: int = Field(description="how sure the check is that it is the same issue, 0-100")
+    reasons: str = Field(description="why, in words: 'same street, related category, "
+                         "4 days ago, 86% similar text'")
+
+
 class DuplicatesOut(BaseModel):
-    same_issue: list[Summary]
+    same_issue: list[SameIssue] = Field(description="best first")
     same_person: list[Summary]
     hidden: int = Field(description="ward colleagues' matches this user may not see "
                         "(no details)")
@@ -131,8 +140,10 @@ def _today(v: Visit) -> date:
 
 
 def _dupes_out(d: Duplicates, today: date) -> DuplicatesOut:
-    return DuplicatesOut(same_issue=_summaries(d.same_issue, today),
-                         same_person=_summaries(d.same_person, today), hidden=d.hidden)
+    issue = [SameIssue(**Row(**asdict(m.row)).as_json(today), score=m.score,
+                       reasons=m.reasons) for m in d.same_issue]
+    return DuplicatesOut(same_issue=issue, same_person=_summaries(d.same_person, today),
+                         hidden=d.hidden)
 
 
 @router.get("/dashboard", response_model=DashboardOut)
@@ -239,10 +250,9 @@ def api_log(body: NewEnquiry, v: Annotated[Visit, Depends(visit)],
         raise HTTPException(status_code=422, detail={exc.field: exc.message}) from None
     with v.portal.store.read() as conn:
         dupes = find_duplicates(
-            conn, who, ward_id=logged.ward_id, category_id=logged.category_id,
-            location=logged.location, postcode=logged.constituent.postcode,
-            name=logged.constituent.name, now=v.now,
-            days=v.portal.bridge.config.portal.duplicate_days, exclude=str(logged.id))
+            conn, who, facts_of(logged), v.portal.bridge.config.duplicates,
+            name=logged.constituent.name, postcode=logged.constituent.postcode,
+            exclude=str(logged.id))
     record_many(v.portal.store, v.now, who.username, "viewed", dupes.ids(), "api")
     return Logged(reference=logged.reference, target_date=logged.target_date,
                   service_id=logged.service_id, duplicates=_dupes_out(dupes, _today(v)))
@@ -263,27 +273,44 @@ def api_note(reference: str, body: NoteIn, v: Annotated[Visit, Depends(visit)],
     return {"status": "queued"}
 
 
-@router.get("/duplicates", response_model=DuplicatesOut)
-def api_duplicates(
-    v: Annotated[Visit, Depends(visit)],
-    member: str | None = None, category: str | None = None,
-    location: Annotated[str | None, Query(max_length=500)] = None,
-    postcode: Annotated[str | None, Query(max_length=10)] = None,
-    name: Annotated[str | None, Query(max_length=200)] = None,
-) -> DuplicatesOut:
+class DraftIn(BaseModel):
+    """The new-enquiry form as typed so far (in the body: it holds personal data)."""
+
+    model_config = ConfigDict(extra="forbid")
+    member: str | None = Field(default=None, max_length=64,
+                               description="staff: the member chosen; ignored for members")
+    category: str | None = Field(default=None, max_length=64)
+    description: str | None = Field(default=None, max_length=5000)
+    location: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, max_length=200)
+    postcode: str | None = Field(default=None, max_length=10)
+    address: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/duplicates", response_model=DuplicatesOut)
+def api_duplicates(body: DraftIn, v: Annotated[Visit, Depends(visit)],
+                   x_csrf_token: Annotated[str | None, Header()] = None) -> DuplicatesOut:
     """Possible duplicates of an enquiry being typed: the same issue in the member's ward
-    recently, and the constituent's earlier enquiries (only those this user may see)."""
-    who = api_principal(v)
+    or at the same postcode recently (scored, with reasons), and the constituent's earlier
+    enquiries; only those this user may see, the rest of the ward's counted in ``hidden``."""
+    who = _post_guard(v, x_csrf_token)
     if not who.sees_enquiries:
         raise HTTPException(status_code=403, detail="this account cannot see enquiries")
     config = v.portal.bridge.config
-    member_id = who.member_id if not who.is_staff else member
+    member_id = who.member_id if not who.is_staff else body.member
     if member_id is not None and not can_log_for(who, member_id):
         member_id = None  # a member this user does not work for: no ward to look in
     ward = config.ward_of(member_id) if member_id else None
+    category = config.category(body.category) if body.category else None
+    if body.category and category is None:
+        raise HTTPException(status_code=422, detail={"category": unknown(
+            "category", body.category, [c.id for c in config.categories])})
+    draft = None
+    if category is not None:
+        draft = Facts(category.id, ward.id if ward else None, body.description or "", v.now,
+                      body.location or None, body.address or None, body.postcode or None)
     with v.portal.store.read() as conn:
-        dupes = find_duplicates(conn, who, ward_id=ward.id if ward else None,
-                                category_id=category, location=location, postcode=postcode,
-                                name=name, now=v.now, days=config.portal.duplicate_days)
+        dupes = find_duplicates(conn, who, draft, config.duplicates, name=body.name,
+                                postcode=body.postcode)
     record_many(v.portal.store, v.now, who.username, "duplicate_check", dupes.ids())
     return _dupes_out(dupes, _today(v))

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from crm_bridge.access.policy import audience_words
 from crm_bridge.config.schema import CouncilConfig
+from crm_bridge.duplicates import facts_of
 from crm_bridge.errors import InputError
 from crm_bridge.models import Channel
 from crm_bridge.portal.actions import link_enquiries, log_from_portal
@@ -144,10 +145,9 @@ def logged_page(reference: str, v: Annotated[Visit, Depends(visit)]) -> Response
         if enquiry is None:
             raise HTTPException(status_code=404)
         dupes = find_duplicates(
-            conn, who, ward_id=enquiry.ward_id, category_id=enquiry.category_id,
-            location=enquiry.location, postcode=enquiry.constituent.postcode,
-            name=enquiry.constituent.name, now=v.now, days=portal.bridge.config.portal
-            .duplicate_days, exclude=str(enquiry.id))
+            conn, who, facts_of(enquiry), portal.bridge.config.duplicates,
+            name=enquiry.constituent.name, postcode=enquiry.constituent.postcode,
+            exclude=str(enquiry.id))
     linked = set(enquiry.linked)
     record_many(portal.store, v.now, who.username, "viewed",
                 [str(enquiry.id), *dupes.ids()], "logged confirmation")

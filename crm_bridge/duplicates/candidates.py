@@ -1,0 +1,121 @@
+"""The stored enquiries worth comparing with a new one, read in a few index ranges.
+
+Each branch is one query an index serves (SQLite walks one range per query; an OR of them
+makes it scan): the same ward, category and time window (``ix_enquiries_ward_category``,
+whose ``consent_to_share`` column is pinned with IN so the range stays one seek per value);
+the same postcode (``ix_enquiries_constituent_postcode``); the same UPRN
+(``ix_enquiries_constituent_uprn``, migration 0013). Rows already purged hold no place or
+description, so they are left out. The access policy is applied by the caller, per row.
+
+When only a candidate at the same place can reach the threshold (``compare.place_needed``),
+the ward's rows must also mention one of the new enquiry's place names (the first five
+letters of each word naming its streets or place, so 'Beauclerk' finds 'Beauclerc') in
+their location, address or description: the database drops the rest of a busy ward's
+category before Python compares what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
+
+from crm_bridge.duplicates.compare import Facts
+from crm_bridge.models import Status
+from crm_bridge.places import place_words, streets
+from crm_bridge.store.tables import enquiries
+
+__all__ = ["Candidate", "Row", "candidates", "place_terms"]
+
+_c = enquiries.c
+_COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
+            _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
+            _c.location, _c.consent_to_share, _c.description, _c.constituent_address,
+            _c.constituent_postcode, _c.constituent_uprn)
+_PLACE_COLUMNS = (_c.location, _c.constituent_address, _c.description)
+PER_BRANCH = 500
+"""At most this many rows per branch, newest first: a busy ward's two months of one
+category is a few hundred."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A stored enquiry as a list of matches shows it: the fields of the portal's
+    ``queries.Row`` (kept apart so the CLI does not load the portal)."""
+
+    id: str
+    reference: str
+    member_id: str
+    ward_id: str | None
+    category_id: str
+    service_id: str
+    status: Status
+    target_date: date
+    overdue: bool
+    received_at: datetime
+    constituent_name: str
+    location: str | None
+    consent_to_share: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: Row  # as lists show it
+    facts: Facts  # as the check compares it
+
+
+def _candidate(r: Any) -> Candidate:
+    row = Row(r.id, r.reference, r.member_id, r.ward_id, r.category_id, r.service_id,
+              Status(r.status), r.target_date, bool(r.overdue), r.received_at,
+              r.constituent_name, r.location, bool(r.consent_to_share))
+    facts = Facts(row.category_id, row.ward_id, r.description, row.received_at, row.location,
+                  r.constituent_address, r.constituent_postcode, r.constituent_uprn)
+    return Candidate(row, facts)
+
+
+def place_terms(new: Facts) -> list[str]:
+    """What a row at the same place as ``new`` mentions: the first five letters of each word
+    naming the streets it names (in its location, address or description) or its place."""
+    here = new.location or new.address
+    named = streets(here) | streets(new.description)
+    words = {w for street in named for w in street.split()[:-1] if len(w) >= 3}
+    return sorted({w[:5] for w in words | place_words(here)})
+
+
+def candidates(conn: Connection, new: Facts, categories: set[str], window_days: int,
+               exclude: str | None = None, place_only: bool = False) -> list[Candidate]:
+    """Enquiries in ``categories`` received within ``window_days`` of ``new`` in its ward
+    (``place_only``: mentioning one of its place names), at its postcode or at its UPRN;
+    each once."""
+    start = new.received_at - timedelta(days=window_days + 1)
+    end = new.received_at + timedelta(days=window_days + 1)
+    common = (_c.category_id.in_(sorted(categories)), _c.received_at >= start,
+              _c.received_at <= end, _c.purged_at.is_(None))
+    branches: list[ColumnElement[bool]] = []
+    if new.ward_id:
+        in_ward = and_(_c.ward_id == new.ward_id, _c.consent_to_share.in_([True, False]))
+        if place_only:
+            terms = place_terms(new)
+            in_ward = and_(in_ward, or_(*(column.ilike(f"%{term}%") for term in terms
+                                          for column in _PLACE_COLUMNS)) if terms else false())
+        branches.append(in_ward)
+    if new.postcode:
+        branches.append(_c.constituent_postcode == _postcode(new.postcode))
+    if new.uprn:
+        branches.append(_c.constituent_uprn == new.uprn)
+    found: dict[str, Candidate] = {}
+    for branch in branches:
+        query = (select(*_COLUMNS).where(branch, *common)
+                 .order_by(_c.received_at.desc()).limit(PER_BRANCH))
+        for r in conn.execute(query):
+            if r.id != exclude and r.id not in found:
+                found[r.id] = _candidate(r)
+    return list(found.values())
+
+
+def _postcode(value: str) -> str:
+    """As the store holds it: 'FK10 1AB' (upper case, one space before the inward code)."""
+    compact = "".join(value.split()).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 4 else compact
