@@ -103,7 +103,9 @@ def test_a_case_the_crm_took_before_the_answer_was_lost_is_not_opened_twice(
     bridge: Bridge, crm: CrmStandin, log: Callable[..., Enquiry]
 ) -> None:
     enquiry = log()
-    crm.force("ok", "drop")  # the look-up answers; the create is carried out, then lost
+    # A first try has nothing to look up (push passes fresh=True): the create is carried
+    # out, then its answer is lost. The retry looks up first and finds the case.
+    crm.force("drop")
 
     lost = sync(bridge, policy=ONCE, only=("push",))
     assert (lost.pushed, lost.deferred) == (0, 1)
@@ -156,7 +158,7 @@ def test_refused_credentials_stop_the_run_with_exit_1_and_say_why(
 
     assert result.exit_code == 1
     assert ("error: sync stopped: the CRM refused the bridge's credentials: the CRM refused "
-            "GET /cases (HTTP 401): the token was not accepted: invalid or missing token"
+            "POST /cases (HTTP 401): the token was not accepted: invalid or missing token"
             ) in result.stderr
     assert crm.cases == {}
     assert "updates" not in crm.calls  # pull did not try either
@@ -196,7 +198,7 @@ def test_only_push_leaves_the_crms_changes_for_later(
     result = cli(config_file, "sync", "--only", "push")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("sync: pushed 1, notes 0, updated 0, failed 0")
-    assert set(crm.calls) == {"find", "create"}
+    assert set(crm.calls) == {"create"}  # a first try has no earlier case to look up
 
 
 def test_an_overlapping_run_leaves_the_work_to_the_holder_and_exits_0(
@@ -232,14 +234,14 @@ def test_a_short_retry_after_is_waited_and_a_long_one_puts_the_row_off(
     monkeypatch.setattr(retry, "Retrying", Recorded)
     patient = RetryPolicy(attempts=3, initial_wait=0, max_wait=2, requeue_after=1)
     log()
-    crm.force("ok", "429")
+    crm.force("429")  # the first create (no look-up before a first try) is told to wait
     report = sync(bridge, policy=patient, only=("push",))
     assert report.pushed == 1 and report.deferred == 0
     assert waits == [1.0]  # Retry-After: 1, waited once, then sent in the same run
 
     log(description="Another pothole")
     crm.faults.retry_after = "600"
-    crm.force("ok", "429")
+    crm.force("429")
     waits.clear()
     report = sync(bridge, now=NOW, policy=patient, only=("push",))
     assert report.deferred == 1 and waits == []  # too long to wait: not retried this run
