@@ -3,9 +3,10 @@
 Shared by `crm-bridge purge` (retention) and `crm-bridge sar erase` (erasure), so both
 remove exactly the same things. The enquiry row stays, with what reports count (ward,
 category, service, member, dates, status, CRM case reference) and ``purged_at``; the
-constituent's details, the description, location, response and failure text are removed;
-history rows keep their event, date, actor and status but lose their text; the outbox's
-work for the CRM, photos, and unsent e-mail bodies go. On SQLite the search index follows
+constituent's details with their search keys (migration 0015), the description, location,
+response and failure text are removed; history rows keep their event, date, actor and status
+but lose their text; the outbox's work for the CRM, photos, unsent e-mail bodies and the
+portal's saved searches go. On SQLite the search index follows
 by its triggers (migration 0006); ``compact`` then rewrites what the removed text left on
 disk.
 """
@@ -19,12 +20,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
+from crm_bridge.personkeys import NO_KEYS
 from crm_bridge.store.tables import (
     attachments,
     enquiries,
     enquiry_history,
     notifications,
     outbox,
+    search_tokens,
 )
 
 __all__ = ["REMOVED", "Scrubbed", "chunks", "compact", "count_scrub", "scrub", "secure"]
@@ -92,7 +95,7 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
             constituent_name=REMOVED, constituent_address=None, constituent_postcode=None,
             constituent_email=None, constituent_phone=None, constituent_uprn=None,
             description=REMOVED, location=None, response=None, failure_reason=None,
-            purged_at=now, updated_at=now))
+            purged_at=now, updated_at=now, **NO_KEYS.columns()))
         conn.execute(update(enquiry_history).where(enquiry_history.c.enquiry_id.in_(chunk),
                                                    enquiry_history.c.detail != "")
                      .values(detail=""))
@@ -104,6 +107,10 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
         conn.execute(update(notifications).where(n.enquiry_id.in_(chunk),
                                                  n.message.is_not(None)).values(message=None))
         conn.execute(delete(attachments).where(attachments.c.enquiry_id.in_(chunk)))
+    if ids:
+        # Searches kept for their result pages (at most 30 minutes) may hold the person's
+        # name, postcode or e-mail: they go too (a searcher simply searches again).
+        conn.execute(delete(search_tokens))
     return total
 
 

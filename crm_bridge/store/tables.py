@@ -33,6 +33,7 @@ __all__ = [
     "notifications",
     "outbox",
     "portal_sessions",
+    "search_tokens",
     "sync_cursors",
     "users",
 ]
@@ -90,6 +91,14 @@ enquiries = Table(
     # Migration 0010: the bridge's time when a CRM response was first stored (the portal's
     # "Responses since you last looked"; responded_at is the CRM's own time of the response).
     Column("response_arrived_at", UTC_TIME),
+    # Migration 0015: the constituent's details as keys that compare as people write them
+    # (crm_bridge.personkeys), for search and the constituent's history. Personal data.
+    Column("email_key", String(320)),
+    Column("phone_key", String(20)),
+    Column("name_key", String(200)),
+    Column("postcode_key", String(8)),
+    Column("outcode_key", String(4)),
+    Column("name_sound", String(200)),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -117,6 +126,12 @@ enquiries = Table(
     # The portal's responses since an account last looked: everyone's, a member's (0010).
     Index("ix_enquiries_response_arrived", "response_arrived_at"),
     Index("ix_enquiries_member_arrived", "member_id", "response_arrived_at"),
+    # Search and the constituent's history by person keys (0015).
+    Index("ix_enquiries_email_key", "email_key"),
+    Index("ix_enquiries_phone_key", "phone_key"),
+    Index("ix_enquiries_name_postcode", "name_key", "postcode_key"),
+    Index("ix_enquiries_postcode_key", "postcode_key"),
+    Index("ix_enquiries_outcode_key", "outcode_key"),
 )
 
 enquiry_history = Table(
@@ -290,4 +305,16 @@ member_departures = Table(
     Column("handover_to", String(64), nullable=False),
     Column("recorded_by", String(200), nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# A search's words kept server-side for 30 minutes (migration 0015): result pages link by the
+# random token, so no name, postcode or e-mail is written in a URL. Ends with the session.
+search_tokens = Table(
+    "search_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("portal_sessions.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("terms", JSON, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False, index=True),
 )

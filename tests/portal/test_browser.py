@@ -171,7 +171,7 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
 
         page.get_by_role("link", name="Search").click()
         j.check("search-empty")
-        page.get_by_label("Reference, name, place or words").fill("Menstrie")
+        page.get_by_label("Reference, name, postcode").fill("Menstrie")
         page.get_by_role("button", name="Search").click()
         results = page.locator("#results").inner_text()
         assert reference in results and portal.refs["colleague_shared"] in results

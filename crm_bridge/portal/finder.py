@@ -1,0 +1,239 @@
+"""Search that finds what members type, ranked: a postcode with or without its space or only
+its outward code ("FK10", "fk10 2"), an e-mail address, a phone number in any format, the
+constituent's address, a street with its abbreviation ("ochil rd" finds Ochil Road), a name
+in either order ("paterson jean") or a little misspelt ("Patterson" finds Paterson).
+
+The words are read as every kind they could be (``kinds``); each kind is a condition on the
+enquiries table that an index serves (the person keys of migration 0015, or on SQLite the
+full-text index, used when it narrows: ``_selective``). Results are ranked by tier, newest
+first within a tier:
+
+0. exact: the reference, a whole postcode, an e-mail address, a phone number;
+1. the person or the place: the name's words in any order, a partial postcode, the words in
+   the location or the constituent's address (street words spelt out or abbreviated);
+2. the words anywhere: reference, name, description, location, address (substrings);
+3. a name spelt a little differently: candidates sharing the Soundex code of each word,
+   kept when rapidfuzz rates every word at least ``FUZZY_MIN`` % like one of the name's.
+
+Every query runs once per ``policy.visible_branches`` scope, so nothing the searcher may not
+see is read into a result.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import fuzz
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, text, type_coerce
+from sqlalchemy.types import NullType
+
+from crm_bridge.access.policy import Principal, visible_branches
+from crm_bridge.personkeys import (
+    email_key,
+    name_words,
+    phone_key,
+    postcode_key,
+    soundex,
+)
+from crm_bridge.places import spellings
+from crm_bridge.portal.queries import COUNT_CAP, Row, rows_where
+from crm_bridge.portal.queries import _conditions as filter_conditions
+from crm_bridge.portal.queries import search as filtered_search
+from crm_bridge.store.enquiries import EnquiryFilter
+from crm_bridge.store.tables import enquiries
+
+__all__ = ["FUZZY_MIN", "Kind", "kinds", "search"]
+
+FUZZY_MIN = 80  # % (rapidfuzz ratio) each word typed must reach against one of the name's
+FUZZY_CANDIDATES = 500  # newest Soundex candidates scored, per scope
+FTS_SELECTIVE = 2000  # matches in the whole store, at most, for the full-text index to serve
+
+_c = enquiries.c
+_REFERENCE = re.compile(r"[A-Z]{2,6}-\d{4}-\d{6}")
+_OUTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
+_PARTIAL = re.compile(r"([A-Z]{1,2}\d[A-Z\d]?)\s+(\d[A-Z]?)")
+_PARTIAL_COMPACT = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]?")
+_PHONE = re.compile(r"[\d\s()+\-.]+")
+_NAME_LIKE = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\- .,])*")  # letters and name punctuation
+_RAW_RECEIVED = type_coerce(_c.received_at, NullType()).label("received_at")
+_WORD_COLUMNS = (_c.reference, _c.constituent_name, _c.description, _c.location,
+                 _c.constituent_address)
+_PLACE_COLUMNS = (_c.location, _c.constituent_address)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One way the words may match: a tier, a condition, and (SQLite) a full-text query
+    naming the rows the condition can hold, to narrow by when few rows match it."""
+
+    name: str
+    tier: int
+    condition: ColumnElement[bool]
+    fts: str | None = None
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(column: Any, value: str, postgres: bool) -> ColumnElement[bool]:
+    pattern = f"%{_escape(value)}%"
+    found: ColumnElement[bool] = (column.ilike(pattern, escape="\\") if postgres
+                                  else column.like(pattern, escape="\\"))
+    return found
+
+
+def _starts(column: Any, prefix: str) -> ColumnElement[bool]:
+    """An index range for ``prefix`` (keys are plain ASCII)."""
+    return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+def _phrase(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _fts(columns: tuple[Any, ...], *phrases: str, all_: bool = False) -> str | None:
+    """An FTS5 query: any (or ``all_``) of the phrases, in ``columns``; None when a phrase is
+    shorter than the trigram index can look up."""
+    if not phrases or any(len(p) < 3 for p in phrases):
+        return None
+    joined = (" AND " if all_ else " OR ").join(_phrase(p) for p in phrases)
+    return "{" + " ".join(col.name for col in columns) + "} : (" + joined + ")"
+
+
+def _postcode_kinds(words: str) -> list[Kind]:
+    upper = " ".join(words.upper().split())
+    compact = upper.replace(" ", "")
+    full = postcode_key(compact)
+    if full is not None:
+        return [Kind("postcode", 0, _c.postcode_key == full)]
+    if _OUTCODE.fullmatch(compact):
+        return [Kind("postcode district", 1, _c.outcode_key == compact)]
+    spaced = _PARTIAL.fullmatch(upper)
+    if spaced:
+        return [Kind("partial postcode", 1, and_(_c.outcode_key == spaced.group(1), _starts(
+            _c.postcode_key, spaced.group(1) + spaced.group(2))))]
+    if _PARTIAL_COMPACT.fullmatch(compact):
+        return [Kind("partial postcode", 1, _starts(_c.postcode_key, compact))]
+    return []
+
+
+def kinds(words: str, postgres: bool) -> list[Kind]:
+    """Every kind of match the words could be, best tier first."""
+    words = " ".join(words.split())
+    found: list[Kind] = []
+    if _REFERENCE.fullmatch(words.upper()):
+        found.append(Kind("reference", 0, _c.reference == words.upper()))
+    email = email_key(words) if " " not in words else None
+    if email is not None:
+        found.append(Kind("email", 0, _c.email_key == email))
+        found.append(Kind("email start", 1, _starts(_c.email_key, email)))
+    phone = phone_key(words) if _PHONE.fullmatch(words) else None
+    if phone is not None:
+        found.append(Kind("phone", 0, _c.phone_key == phone))
+    found += _postcode_kinds(words)
+    names = name_words(words)
+    if names and not any(ch.isdigit() for ch in words):
+        found.append(Kind("name", 1, and_(*(_c.name_key.like(f"%{_escape(w)}%", escape="\\")
+                                            for w in names)),
+                          _fts((_c.name_key,), *names, all_=True)))
+    places = spellings(words)
+    if places:
+        found.append(Kind("place", 1, or_(*(_contains(col, p, postgres) for p in places
+                                            for col in _PLACE_COLUMNS)),
+                          _fts(_PLACE_COLUMNS, *places)))
+    columns = _WORD_COLUMNS if any(ch.isdigit() for ch in words) else _WORD_COLUMNS[1:]
+    found.append(Kind("words", 2, or_(*(_contains(col, words, postgres) for col in columns)),
+                      _fts(columns, words)))
+    return found
+
+
+_FTS_PROBE = text("SELECT count(*) FROM (SELECT rowid FROM enquiries_fts "
+                  "WHERE enquiries_fts MATCH :fts_match LIMIT :cap)")
+_FTS_MATCH = text("enquiries.rowid IN "
+                  "(SELECT rowid FROM enquiries_fts WHERE enquiries_fts MATCH :fts_match)")
+
+
+def _selective(conn: Connection, fts_query: str | None) -> bool:
+    """Whether the full-text index narrows a kind to few rows: for a common word ("road")
+    reading the whole index costs more than walking the newest enquiries until enough match."""
+    if conn.dialect.name != "sqlite" or fts_query is None:
+        return False
+    found = conn.execute(_FTS_PROBE, {"fts_match": fts_query, "cap": FTS_SELECTIVE + 1})
+    return int(found.scalar_one()) <= FTS_SELECTIVE
+
+
+@dataclass
+class _Hit:
+    tier: int
+    received: Any
+    reference: str
+    score: float = 0.0
+
+
+def _fuzzy(conn: Connection, words: str, scopes: list[Any], filters: list[Any],
+           found: dict[str, _Hit]) -> None:
+    """Tier 3: names a little misspelt. Candidates share each typed word's Soundex code
+    (through the full-text index on SQLite); rapidfuzz decides."""
+    if not _NAME_LIKE.fullmatch(words):
+        return
+    typed = [w for w in name_words(words) if len(w) > 2]
+    if not typed or len(typed) > 4:
+        return
+    codes = sorted({soundex(w) for w in typed})
+    if conn.dialect.name == "sqlite":
+        narrow: Any = _FTS_MATCH.bindparams(fts_match=_fts((_c.name_sound,), *codes, all_=True))
+    else:
+        narrow = and_(*(_c.name_sound.like(f"%{code}%") for code in codes))
+    for scope in scopes:
+        query = (select(_RAW_RECEIVED, _c.reference, _c.id, _c.name_key)
+                 .where(scope, *filters, narrow, _c.name_key.is_not(None))
+                 .order_by(_c.received_at.desc(), _c.reference.desc())
+                 .limit(FUZZY_CANDIDATES))
+        for row in conn.execute(query):
+            if row.id in found:
+                continue
+            have = row.name_key.split()
+            score = min(max(fuzz.ratio(w, h) for h in have) for w in typed)
+            if score >= FUZZY_MIN:
+                found[row.id] = _Hit(3, row.received_at, row.reference, score)
+
+
+def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, per_page: int,
+           zone: ZoneInfo) -> tuple[list[Row], int]:
+    """One page of matches, ranked (see the module's docstring), and how many there are,
+    counted up to COUNT_CAP + 1. Without words: the filters' matches, newest first."""
+    if not where.text or not where.text.strip():
+        return filtered_search(conn, who, where, page, per_page, zone)
+    words = " ".join(where.text.split())
+    filters = filter_conditions(conn, replace(where, text=None), zone)
+    scopes = visible_branches(who)
+    found: dict[str, _Hit] = {}
+    for kind in kinds(words, conn.dialect.name == "postgresql"):
+        condition: list[Any] = [kind.condition]
+        if _selective(conn, kind.fts):
+            condition.insert(0, _FTS_MATCH.bindparams(fts_match=kind.fts))
+        for scope in scopes:
+            query = (select(_RAW_RECEIVED, _c.reference, _c.id).where(scope, *filters,
+                                                                       *condition)
+                     .order_by(_c.received_at.desc(), _c.reference.desc())
+                     .limit(COUNT_CAP + 1))
+            for row in conn.execute(query):
+                hit = found.get(row.id)
+                if hit is None or hit.tier > kind.tier:
+                    found[row.id] = _Hit(kind.tier, row.received_at, row.reference)
+    if len(found) <= COUNT_CAP:
+        _fuzzy(conn, words, scopes, filters, found)
+    ranked = sorted(found.items(), key=lambda item: (item[1].received, item[1].reference),
+                    reverse=True)
+    ranked.sort(key=lambda item: (item[1].tier, -item[1].score))
+    ranked = ranked[:COUNT_CAP + 1]
+    wanted = [key for key, _ in ranked[(page - 1) * per_page:page * per_page]]
+    if not wanted:
+        return [], len(ranked)
+    rows = {row.id: row for row in rows_where(conn, _c.id.in_(wanted), (_c.reference,),
+                                              per_page)}
+    return [rows[key] for key in wanted if key in rows], len(ranked)
