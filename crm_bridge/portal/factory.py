@@ -28,6 +28,7 @@ from crm_bridge.portal.routes import (
     api,
     auth,
     enquiries,
+    history,
     home,
     new,
     search,
@@ -89,7 +90,8 @@ def create_app(bridge: Bridge, secret: bytes,
                               by_user=Throttle(limit=5, window=15 * 60),
                               by_address=Throttle(limit=50, window=15 * 60), clock=clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, new, enquiries, search, statistics, staff, admin, api):
+    for module in (auth, home, new, history, enquiries, search, statistics, staff, admin,
+                   api):
         app.include_router(module.router)
     logo = bridge.loaded.resolve(bridge.config.portal.logo) if bridge.config.portal.logo else None
 

@@ -9,10 +9,11 @@ full-text index, used when it narrows: ``_selective``). Results are ranked by ti
 first within a tier:
 
 0. exact: the reference, a whole postcode, an e-mail address, a phone number;
-1. the person or the place: the name's words in any order, a partial postcode, the words in
+1. the name, exactly, in any order ("paterson jean", "Paterson, Jean");
+2. the person or the place: the name holding each word, a partial postcode, the words in
    the location or the constituent's address (street words spelt out or abbreviated);
-2. the words anywhere: reference, name, description, location, address (substrings);
-3. a name spelt a little differently: candidates sharing the Soundex code of each word,
+3. the words anywhere: reference, name, description, location, address (substrings);
+4. a name spelt a little differently: candidates sharing the Soundex code of each word,
    kept when rapidfuzz rates every word at least ``FUZZY_MIN`` % like one of the name's.
 
 Every query runs once per ``policy.visible_branches`` scope, so nothing the searcher may not
@@ -91,6 +92,13 @@ def _starts(column: Any, prefix: str) -> ColumnElement[bool]:
     return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
+def _whole_word(column: Any, word: str) -> ColumnElement[bool]:
+    """``word`` is one of the space-separated words of a key column."""
+    w = _escape(word)
+    return or_(column == word, column.like(f"{w} %", escape="\\"),
+               column.like(f"% {w}", escape="\\"), column.like(f"% {w} %", escape="\\"))
+
+
 def _phrase(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
@@ -110,14 +118,14 @@ def _postcode_kinds(words: str) -> list[Kind]:
     full = postcode_key(compact)
     if full is not None:
         return [Kind("postcode", 0, _c.postcode_key == full)]
-    if _OUTCODE.fullmatch(compact):
-        return [Kind("postcode district", 1, _c.outcode_key == compact)]
-    spaced = _PARTIAL.fullmatch(upper)
+    spaced = _PARTIAL.fullmatch(upper)  # "FK8 4": FK8, not FK84
+    if _OUTCODE.fullmatch(compact) and not spaced:
+        return [Kind("postcode district", 2, _c.outcode_key == compact)]
     if spaced:
-        return [Kind("partial postcode", 1, and_(_c.outcode_key == spaced.group(1), _starts(
+        return [Kind("partial postcode", 2, and_(_c.outcode_key == spaced.group(1), _starts(
             _c.postcode_key, spaced.group(1) + spaced.group(2))))]
     if _PARTIAL_COMPACT.fullmatch(compact):
-        return [Kind("partial postcode", 1, _starts(_c.postcode_key, compact))]
+        return [Kind("partial postcode", 2, _starts(_c.postcode_key, compact))]
     return []
 
 
@@ -130,23 +138,25 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
     email = email_key(words) if " " not in words else None
     if email is not None:
         found.append(Kind("email", 0, _c.email_key == email))
-        found.append(Kind("email start", 1, _starts(_c.email_key, email)))
+        found.append(Kind("email start", 2, _starts(_c.email_key, email)))
     phone = phone_key(words) if _PHONE.fullmatch(words) else None
     if phone is not None:
         found.append(Kind("phone", 0, _c.phone_key == phone))
     found += _postcode_kinds(words)
     names = name_words(words)
-    if names and not any(ch.isdigit() for ch in words):
-        found.append(Kind("name", 1, and_(*(_c.name_key.like(f"%{_escape(w)}%", escape="\\")
-                                            for w in names)),
-                          _fts((_c.name_key,), *names, all_=True)))
     places = spellings(words)
+    street = len(places) > 1  # a street word was typed ("rd"): a place before a name
+    if names and not any(ch.isdigit() for ch in words):
+        found.append(Kind("name", 1, _c.name_key == " ".join(sorted(names))))
+        each = and_(*(_whole_word(_c.name_key, w) for w in names))
+        found.append(Kind("name words", 3 if street else 2, each,
+                          _fts((_c.name_key,), *names, all_=True)))
     if places:
-        found.append(Kind("place", 1, or_(*(_contains(col, p, postgres) for p in places
+        found.append(Kind("place", 2, or_(*(_contains(col, p, postgres) for p in places
                                             for col in _PLACE_COLUMNS)),
                           _fts(_PLACE_COLUMNS, *places)))
     columns = _WORD_COLUMNS if any(ch.isdigit() for ch in words) else _WORD_COLUMNS[1:]
-    found.append(Kind("words", 2, or_(*(_contains(col, words, postgres) for col in columns)),
+    found.append(Kind("words", 3, or_(*(_contains(col, words, postgres) for col in columns)),
                       _fts(columns, words)))
     return found
 
@@ -176,7 +186,7 @@ class _Hit:
 
 def _fuzzy(conn: Connection, words: str, scopes: list[Any], filters: list[Any],
            found: dict[str, _Hit]) -> None:
-    """Tier 3: names a little misspelt. Candidates share each typed word's Soundex code
+    """Tier 4: names a little misspelt. Candidates share each typed word's Soundex code
     (through the full-text index on SQLite); rapidfuzz decides."""
     if not _NAME_LIKE.fullmatch(words):
         return
@@ -199,7 +209,7 @@ def _fuzzy(conn: Connection, words: str, scopes: list[Any], filters: list[Any],
             have = row.name_key.split()
             score = min(max(fuzz.ratio(w, h) for h in have) for w in typed)
             if score >= FUZZY_MIN:
-                found[row.id] = _Hit(3, row.received_at, row.reference, score)
+                found[row.id] = _Hit(4, row.received_at, row.reference, score)
 
 
 def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, per_page: int,

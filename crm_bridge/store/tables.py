@@ -131,7 +131,7 @@ enquiries = Table(
     Index("ix_enquiries_phone_key", "phone_key"),
     Index("ix_enquiries_name_postcode", "name_key", "postcode_key"),
     Index("ix_enquiries_postcode_key", "postcode_key"),
-    Index("ix_enquiries_outcode_key", "outcode_key"),
+    Index("ix_enquiries_outcode_key", "outcode_key", "received_at"),
 )
 
 enquiry_history = Table(

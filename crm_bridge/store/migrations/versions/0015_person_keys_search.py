@@ -6,7 +6,8 @@ Create Date: 2026-12-05
 
 enquiries gains the constituent's details as keys that compare as people write them
 (``crm_bridge.personkeys``): ``email_key``, ``phone_key``, ``name_key`` (words sorted),
-``postcode_key`` (compact) and ``outcode_key``, each indexed (name with postcode, for
+``postcode_key`` (compact) and ``outcode_key`` (with the date received), each indexed (name
+with postcode, for
 "the same person"), and ``name_sound`` (Soundex codes of the name's words: candidates for a
 misspelt name). Existing rows are filled in here. They are personal data: rectification
 rewrites them, purge and erasure remove them.
@@ -35,7 +36,7 @@ _KEYS = (("email_key", 320), ("phone_key", 20), ("name_key", 200), ("postcode_ke
 _INDEXES = {"ix_enquiries_email_key": ["email_key"], "ix_enquiries_phone_key": ["phone_key"],
             "ix_enquiries_name_postcode": ["name_key", "postcode_key"],
             "ix_enquiries_postcode_key": ["postcode_key"],
-            "ix_enquiries_outcode_key": ["outcode_key"]}
+            "ix_enquiries_outcode_key": ["outcode_key", "received_at"]}
 # Written out in full (no string building), as in 0006: the statements are the schema.
 _FTS = (
     "CREATE VIRTUAL TABLE enquiries_fts USING fts5("
