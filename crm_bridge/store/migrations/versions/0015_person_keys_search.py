@@ -6,11 +6,10 @@ Create Date: 2026-12-05
 
 enquiries gains the constituent's details as keys that compare as people write them
 (``crm_bridge.personkeys``): ``email_key``, ``phone_key``, ``name_key`` (words sorted),
-``postcode_key`` (compact) and ``outcode_key`` (with the date received), each indexed (name
-with postcode, for
-"the same person"), and ``name_sound`` (Soundex codes of the name's words: candidates for a
-misspelt name). Existing rows are filled in here. They are personal data: rectification
-rewrites them, purge and erasure remove them.
+``postcode_key`` (compact) and ``outcode_key`` (with the date received), each indexed
+(name with postcode, for "the same person"), and ``name_sound`` (Soundex codes of the
+name's words: candidates for a misspelt name). Existing rows are filled in here. They are
+personal data: rectification rewrites them, purge and erasure remove them.
 
 search_tokens: a search's words kept server-side for 30 minutes under a random token, so
 the pages of results link by token and no name, postcode or e-mail goes in a URL.
