@@ -54,8 +54,9 @@ def phone_key(value: str | None) -> str | None:
         digits = digits[4:]
     elif digits.startswith("44") and len(digits) >= 12:
         digits = digits[2:]
-    digits = "0" + digits.lstrip("0") if digits else ""
-    return digits if len(digits) >= MIN_PHONE_DIGITS else None
+    if len(digits) < MIN_PHONE_DIGITS:
+        return None
+    return "0" + digits.lstrip("0")
 
 
 def name_words(value: str | None) -> list[str]:

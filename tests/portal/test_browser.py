@@ -141,6 +141,12 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         page.get_by_label("Where is the problem? (optional)").blur()
         duplicate = page.locator("#duplicates")
         duplicate.get_by_text(portal.refs["colleague_shared"]).wait_for()
+        # The constituent's other enquiries, once an e-mail is typed (a POST, not a URL).
+        page.get_by_text("Add their address, email or phone").click()
+        page.get_by_label("Email address").fill("colleague_shared@example.com")
+        history = page.locator("#history-panel")
+        history.get_by_text(portal.refs["colleague_shared"]).wait_for()
+        assert "Same e-mail" in history.inner_text()
         page.get_by_label("Yes, they agreed").check()
         page.get_by_label("Photo (optional)").set_input_files(
             files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PHOTO}])

@@ -105,17 +105,21 @@ def _backfill() -> None:
                      sa.column("constituent_postcode"), sa.column("purged_at"),
                      *(sa.column(name) for name, _ in _KEYS))
     c = table.c
-    rows = conn.execute(sa.select(c.id, c.constituent_name, c.constituent_email,
-                                  c.constituent_phone, c.constituent_postcode)
-                        .where(c.purged_at.is_(None))).all()
     statement = (sa.update(table).where(c.id == sa.bindparam("_id"))
                  .values({name: sa.bindparam(name) for name, _ in _KEYS}))
-    for start in range(0, len(rows), 2000):
-        batch = [{"_id": r.id, **keys_of(r.constituent_name, r.constituent_email,
-                                         r.constituent_phone,
-                                         r.constituent_postcode).columns()}
-                 for r in rows[start:start + 2000]]
-        conn.execute(statement, batch)
+    last = ""
+    while True:  # a chunk at a time, by id, so a large store is never all in memory
+        rows = conn.execute(sa.select(c.id, c.constituent_name, c.constituent_email,
+                                      c.constituent_phone, c.constituent_postcode)
+                            .where(c.purged_at.is_(None), c.id > last)
+                            .order_by(c.id).limit(2000)).all()
+        if not rows:
+            return
+        conn.execute(statement, [
+            {"_id": r.id, **keys_of(r.constituent_name, r.constituent_email,
+                                    r.constituent_phone, r.constituent_postcode).columns()}
+            for r in rows])
+        last = rows[-1].id
 
 
 def upgrade() -> None:
