@@ -7,7 +7,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from crm_bridge.portal.saved_search import TOKEN_MINUTES, load_search, save_search
+from crm_bridge.store.tables import audit_log, enquiries
 from portal.portal_support import Client, Seeded
 
 EMAIL = "morag.history@example.com"
@@ -32,6 +35,12 @@ def test_history_on_the_form_the_pages_and_the_api(portal: Seeded,
     assert own in partial.text and hidden not in partial.text
     assert "1 enquiry held by another member" in partial.text
     assert "Hedge overgrown" not in partial.text
+    with portal.bridge.engine.connect() as conn:  # what was listed is audited as read
+        audited = conn.execute(select(audit_log.c.actor).join(
+            enquiries, enquiries.c.id == audit_log.c.enquiry_id).where(
+            enquiries.c.reference.in_([own, hidden]),
+            audit_log.c.detail == "constituent history (form)")).scalars().all()
+    assert audited == ["kirsty"]  # the one she saw; the hidden one was not read
     forged = kirsty.post("/enquiries/new/history", data={"email": EMAIL})
     assert forged.status_code == 403
 
