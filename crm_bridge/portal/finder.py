@@ -5,7 +5,7 @@ in either order ("paterson jean") or a little misspelt ("Patterson" finds Paters
 
 The words are read as every kind they could be (``kinds``); each kind is a condition on the
 enquiries table that an index serves (the person keys of migration 0015, or on SQLite the
-full-text index, used when it narrows: ``_selective``). Results are ranked by tier, newest
+full-text index, used when it narrows: ``_narrowing``). Results are ranked by tier, newest
 first within a tier:
 
 0. exact: the reference, a whole postcode, an e-mail address, a phone number;
@@ -28,7 +28,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, text, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    literal_column,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.types import NullType
 
 from crm_bridge.access.policy import Principal, visible_branches
@@ -50,7 +59,8 @@ __all__ = ["FUZZY_MIN", "Kind", "kinds", "search"]
 
 FUZZY_MIN = 80  # % (rapidfuzz ratio) each word typed must reach against one of the name's
 FUZZY_CANDIDATES = 500  # newest Soundex candidates scored, per scope
-FTS_SELECTIVE = 2000  # matches in the whole store, at most, for the full-text index to serve
+FTS_SELECTIVE = 2000  # index matches, at most, read as rowids
+FTS_BOUNDED = 50_000  # index matches, at most, for the index to narrow at all
 
 _c = enquiries.c
 _REFERENCE = re.compile(r"[A-Z]{2,6}-\d{4}-\d{6}")
@@ -145,12 +155,13 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
     found += _postcode_kinds(words)
     names = name_words(words)
     places = spellings(words)
-    street = len(places) > 1  # a street word was typed ("rd"): a place before a name
+    street = len(places) > 1  # a street word was typed ("ochil rd"): a place before a name
     if names and not any(ch.isdigit() for ch in words):
         found.append(Kind("name", 1, _c.name_key == " ".join(sorted(names))))
         each = and_(*(_whole_word(_c.name_key, w) for w in names))
+        longer = [w for w in names if len(w) > 2]  # the index narrows by these ("fia rd")
         found.append(Kind("name words", 3 if street else 2, each,
-                          _fts((_c.name_key,), *names, all_=True)))
+                          _fts((_c.name_key,), *longer, all_=True)))
     if places:
         found.append(Kind("place", 2, or_(*(_contains(col, p, postgres) for p in places
                                             for col in _PLACE_COLUMNS)),
@@ -161,19 +172,29 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
     return found
 
 
-_FTS_PROBE = text("SELECT count(*) FROM (SELECT rowid FROM enquiries_fts "
-                  "WHERE enquiries_fts MATCH :fts_match LIMIT :cap)")
+_FTS_ROWIDS = text("SELECT rowid FROM enquiries_fts WHERE enquiries_fts MATCH :fts_match "
+                   "LIMIT :cap")
 _FTS_MATCH = text("enquiries.rowid IN "
                   "(SELECT rowid FROM enquiries_fts WHERE enquiries_fts MATCH :fts_match)")
+_ROWID: ColumnElement[int] = literal_column("enquiries.rowid")
+_NONE = object()  # the index holds no row for the kind
 
 
-def _selective(conn: Connection, fts_query: str | None) -> bool:
-    """Whether the full-text index narrows a kind to few rows: for a common word ("road")
-    reading the whole index costs more than walking the newest enquiries until enough match."""
+def _narrowing(conn: Connection, fts_query: str | None) -> Any:
+    """How the full-text index narrows a kind: few rows (at most FTS_SELECTIVE) as their
+    rowids, read once for every scope's query; up to FTS_BOUNDED as the index's match (SQLite
+    then reads and sorts those rows: bounded, where walking the newest enquiries could read
+    the whole table when the searcher's scope holds none); more (a common word, "road"):
+    None, walk the newest enquiries until enough match."""
     if conn.dialect.name != "sqlite" or fts_query is None:
-        return False
-    found = conn.execute(_FTS_PROBE, {"fts_match": fts_query, "cap": FTS_SELECTIVE + 1})
-    return int(found.scalar_one()) <= FTS_SELECTIVE
+        return None
+    rowids = list(conn.execute(_FTS_ROWIDS, {"fts_match": fts_query,
+                                             "cap": FTS_BOUNDED + 1}).scalars())
+    if len(rowids) <= FTS_SELECTIVE:
+        return _ROWID.in_(rowids) if rowids else _NONE
+    if len(rowids) <= FTS_BOUNDED:
+        return _FTS_MATCH.bindparams(fts_match=fts_query)
+    return None
 
 
 @dataclass
@@ -224,8 +245,11 @@ def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, pe
     found: dict[str, _Hit] = {}
     for kind in kinds(words, conn.dialect.name == "postgresql"):
         condition: list[Any] = [kind.condition]
-        if _selective(conn, kind.fts):
-            condition.insert(0, _FTS_MATCH.bindparams(fts_match=kind.fts))
+        narrow = _narrowing(conn, kind.fts)
+        if narrow is not None:
+            if narrow is _NONE:
+                continue  # the index holds no such row: nothing to read
+            condition.insert(0, narrow)
         for scope in scopes:
             query = (select(_RAW_RECEIVED, _c.reference, _c.id).where(scope, *filters,
                                                                        *condition)

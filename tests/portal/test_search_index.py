@@ -66,15 +66,16 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def _refs(engine: Engine, who: Principal, words: str, fts: bool) -> list[str]:
     with engine.connect() as conn:
         if not fts:  # the plain LIKE, as without the index
-            original = finder._selective
-            finder._selective = lambda _conn, _query: False  # type: ignore[assignment]
+            original = finder._narrowing
+            finder._narrowing = lambda _conn, _query: None  # type: ignore[assignment]
             try:
                 rows, _ = finder.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
             finally:
-                finder._selective = original
+                finder._narrowing = original
         else:
             words_kind = next(k for k in finder.kinds(words, False) if k.name == "words")
-            assert finder._selective(conn, words_kind.fts) == (len(words) >= 3)
+            narrowed = finder._narrowing(conn, words_kind.fts) is not None
+            assert narrowed == (len(words) >= 3)
             rows, _ = finder.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
     return [r.reference for r in rows]
 
