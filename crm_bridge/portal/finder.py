@@ -10,8 +10,9 @@ first within a tier:
 
 0. exact: the reference, a whole postcode, an e-mail address, a phone number;
 1. the name, exactly, in any order ("paterson jean", "Paterson, Jean");
-2. the person or the place: the name holding each word, a partial postcode, the words in
-   the location or the constituent's address (street words spelt out or abbreviated);
+2. the person or the place: the name holding each word (unless a street word was typed),
+   a partial postcode, the words in the location or the constituent's address (street
+   words spelt out or abbreviated);
 3. the words anywhere: reference, name, description, location, address (substrings);
 4. a name spelt a little differently: candidates sharing the Soundex code of each word,
    kept when rapidfuzz rates every word at least ``FUZZY_MIN`` % like one of the name's.
@@ -148,20 +149,20 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
     email = email_key(words) if " " not in words else None
     if email is not None:
         found.append(Kind("email", 0, _c.email_key == email))
-        found.append(Kind("email start", 2, _starts(_c.email_key, email)))
     phone = phone_key(words) if _PHONE.fullmatch(words) else None
     if phone is not None:
         found.append(Kind("phone", 0, _c.phone_key == phone))
     found += _postcode_kinds(words)
     names = name_words(words)
     places = spellings(words)
-    street = len(places) > 1  # a street word was typed ("ochil rd"): a place before a name
+    street = len(places) > 1  # a street word was typed ("ochil rd")
     if names and not any(ch.isdigit() for ch in words):
         found.append(Kind("name", 1, _c.name_key == " ".join(sorted(names))))
-        each = and_(*(_whole_word(_c.name_key, w) for w in names))
-        longer = [w for w in names if len(w) > 2]  # the index narrows by these ("fia rd")
-        found.append(Kind("name words", 3 if street else 2, each,
-                          _fts((_c.name_key,), *longer, all_=True)))
+        if not street:  # "ochil rd" is a place: its words in a name would only add noise
+            each = and_(*(_whole_word(_c.name_key, w) for w in names))
+            longer = [w for w in names if len(w) > 2]  # the index narrows by these
+            found.append(Kind("name words", 2, each,
+                              _fts((_c.name_key,), *longer, all_=True)))
     if places:
         found.append(Kind("place", 2, or_(*(_contains(col, p, postgres) for p in places
                                             for col in _PLACE_COLUMNS)),
