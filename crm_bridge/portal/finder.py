@@ -175,6 +175,8 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
 
 _FTS_ROWIDS = text("SELECT rowid FROM enquiries_fts WHERE enquiries_fts MATCH :fts_match "
                    "LIMIT :cap")
+_FTS_COUNT = text("SELECT count(*) FROM (SELECT rowid FROM enquiries_fts "
+                  "WHERE enquiries_fts MATCH :fts_match LIMIT :cap)")
 _FTS_MATCH = text("enquiries.rowid IN "
                   "(SELECT rowid FROM enquiries_fts WHERE enquiries_fts MATCH :fts_match)")
 _ROWID: ColumnElement[int] = literal_column("enquiries.rowid")
@@ -190,10 +192,11 @@ def _narrowing(conn: Connection, fts_query: str | None) -> Any:
     if conn.dialect.name != "sqlite" or fts_query is None:
         return None
     rowids = list(conn.execute(_FTS_ROWIDS, {"fts_match": fts_query,
-                                             "cap": FTS_BOUNDED + 1}).scalars())
+                                             "cap": FTS_SELECTIVE + 1}).scalars())
     if len(rowids) <= FTS_SELECTIVE:
         return _ROWID.in_(rowids) if rowids else _NONE
-    if len(rowids) <= FTS_BOUNDED:
+    counted = conn.execute(_FTS_COUNT, {"fts_match": fts_query, "cap": FTS_BOUNDED + 1})
+    if int(counted.scalar_one()) <= FTS_BOUNDED:
         return _FTS_MATCH.bindparams(fts_match=fts_query)
     return None
 
