@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, or_, select
 from crm_bridge.access.policy import Principal, can_view
 from crm_bridge.models import OPEN_STATUSES
 from crm_bridge.personkeys import keys_of
+from crm_bridge.portal.finder import newest
 from crm_bridge.portal.queries import Row, rows_where
 from crm_bridge.store.tables import enquiries
 
@@ -90,7 +91,7 @@ def constituent_history(conn: Connection, who: Principal, *, name: str | None,
     matches = conn.execute(
         select(_c.id, _c.member_id, _c.ward_id, _c.consent_to_share, _c.status, _c.email_key,
                _c.phone_key, _c.name_key, _c.postcode_key)
-        .where(where).order_by(_c.received_at.desc(), _c.reference.desc()).limit(MOST)).all()
+        .where(where).order_by(*newest(conn, True)).limit(MOST)).all()
     found.capped = len(matches) >= MOST
     listed: list[str] = []
     for row in matches:

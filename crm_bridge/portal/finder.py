@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from crm_bridge.access.policy import Principal, visible_branches
+from crm_bridge.access.policy import Principal, can_view, visible_branches
 from crm_bridge.personkeys import (
     email_key,
     name_words,
@@ -56,7 +56,7 @@ from crm_bridge.portal.queries import search as filtered_search
 from crm_bridge.store.enquiries import EnquiryFilter
 from crm_bridge.store.tables import enquiries
 
-__all__ = ["FUZZY_MIN", "Kind", "kinds", "search"]
+__all__ = ["FUZZY_MIN", "Kind", "kinds", "newest", "search"]
 
 FUZZY_MIN = 80  # % (rapidfuzz ratio) each word typed must reach against one of the name's
 FUZZY_CANDIDATES = 500  # newest Soundex candidates scored, per scope
@@ -85,6 +85,16 @@ class Kind:
     tier: int
     condition: ColumnElement[bool]
     fts: str | None = None
+    few: bool = False  # an exact key: its rows are read and sorted, never a walk by date
+
+
+def newest(conn: Connection, few: bool) -> tuple[Any, ...]:
+    """Newest first. For a condition few rows meet (a key, the index's rowids), written so
+    that SQLite reads those rows by their index and sorts them: without statistics (no
+    ANALYZE) it would otherwise walk every enquiry by date, hoping to stop early."""
+    if few and conn.dialect.name == "sqlite":
+        return (text("+enquiries.received_at DESC"), text("+enquiries.reference DESC"))
+    return (_c.received_at.desc(), _c.reference.desc())
 
 
 def _escape(value: str) -> str:
@@ -128,7 +138,7 @@ def _postcode_kinds(words: str) -> list[Kind]:
     compact = upper.replace(" ", "")
     full = postcode_key(compact)
     if full is not None:
-        return [Kind("postcode", 0, _c.postcode_key == full)]
+        return [Kind("postcode", 0, _c.postcode_key == full, few=True)]
     spaced = _PARTIAL.fullmatch(upper)  # "FK8 4": FK8, not FK84
     if _OUTCODE.fullmatch(compact) and not spaced:
         return [Kind("postcode district", 2, _c.outcode_key == compact)]
@@ -145,19 +155,20 @@ def kinds(words: str, postgres: bool) -> list[Kind]:
     words = " ".join(words.split())
     found: list[Kind] = []
     if _REFERENCE.fullmatch(words.upper()):
-        found.append(Kind("reference", 0, _c.reference == words.upper()))
+        found.append(Kind("reference", 0, _c.reference == words.upper(), few=True))
     email = email_key(words) if " " not in words else None
     if email is not None:
-        found.append(Kind("email", 0, _c.email_key == email))
+        found.append(Kind("email", 0, _c.email_key == email, few=True))
     phone = phone_key(words) if _PHONE.fullmatch(words) else None
     if phone is not None:
-        found.append(Kind("phone", 0, _c.phone_key == phone))
+        found.append(Kind("phone", 0, _c.phone_key == phone, few=True))
     found += _postcode_kinds(words)
     names = name_words(words)
     places = spellings(words)
     street = len(places) > 1  # a street word was typed ("ochil rd")
     if names and not any(ch.isdigit() for ch in words):
-        found.append(Kind("name", 1, _c.name_key == " ".join(sorted(names))))
+        found.append(Kind("name", 1, _c.name_key == " ".join(sorted(names)),
+                          few=True))
         if not street:  # "ochil rd" is a place: its words in a name would only add noise
             each = and_(*(_whole_word(_c.name_key, w) for w in names))
             longer = [w for w in names if len(w) > 2]  # the index narrows by these
@@ -183,6 +194,13 @@ _ROWID: ColumnElement[int] = literal_column("enquiries.rowid")
 _NONE = object()  # the index holds no row for the kind
 
 
+@dataclass(frozen=True)
+class _Few:
+    """The index's few rows for a kind (at most FTS_SELECTIVE)."""
+
+    clause: ColumnElement[bool]
+
+
 def _narrowing(conn: Connection, fts_query: str | None) -> Any:
     """How the full-text index narrows a kind: few rows (at most FTS_SELECTIVE) as their
     rowids, read once for every scope's query; up to FTS_BOUNDED as the index's match (SQLite
@@ -194,7 +212,7 @@ def _narrowing(conn: Connection, fts_query: str | None) -> Any:
     rowids = list(conn.execute(_FTS_ROWIDS, {"fts_match": fts_query,
                                              "cap": FTS_SELECTIVE + 1}).scalars())
     if len(rowids) <= FTS_SELECTIVE:
-        return _ROWID.in_(rowids) if rowids else _NONE
+        return _Few(_ROWID.in_(rowids)) if rowids else _NONE
     counted = conn.execute(_FTS_COUNT, {"fts_match": fts_query, "cap": FTS_BOUNDED + 1})
     if int(counted.scalar_one()) <= FTS_BOUNDED:
         return _FTS_MATCH.bindparams(fts_match=fts_query)
@@ -226,7 +244,7 @@ def _fuzzy(conn: Connection, words: str, scopes: list[Any], filters: list[Any],
     for scope in scopes:
         query = (select(_RAW_RECEIVED, _c.reference, _c.id, _c.name_key)
                  .where(scope, *filters, narrow, _c.name_key.is_not(None))
-                 .order_by(_c.received_at.desc(), _c.reference.desc())
+                 .order_by(*newest(conn, True))
                  .limit(FUZZY_CANDIDATES))
         for row in conn.execute(query):
             if row.id in found:
@@ -235,6 +253,18 @@ def _fuzzy(conn: Connection, words: str, scopes: list[Any], filters: list[Any],
             score = min(max(fuzz.ratio(w, h) for h in have) for w in typed)
             if score >= FUZZY_MIN:
                 found[row.id] = _Hit(4, row.received_at, row.reference, score)
+
+
+def _few_visible(conn: Connection, who: Principal, filters: list[Any],
+                 condition: list[Any]) -> list[Any]:
+    """A key's rows (or the index's few), newest first, kept when ``can_view`` allows: one
+    read by the key's index, where a query per scope could let SQLite (without ANALYZE
+    statistics) prefer the scope's index and read a member's every enquiry."""
+    query = (select(_RAW_RECEIVED, _c.reference, _c.id, _c.member_id, _c.ward_id,
+                    _c.consent_to_share).where(*filters, *condition)
+             .order_by(*newest(conn, True)).limit(FTS_SELECTIVE))
+    return [row for row in conn.execute(query)
+            if can_view(who, row.member_id, row.ward_id, bool(row.consent_to_share))]
 
 
 def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, per_page: int,
@@ -250,19 +280,22 @@ def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, pe
     for kind in kinds(words, conn.dialect.name == "postgresql"):
         condition: list[Any] = [kind.condition]
         narrow = _narrowing(conn, kind.fts)
-        if narrow is not None:
-            if narrow is _NONE:
-                continue  # the index holds no such row: nothing to read
+        if narrow is _NONE:
+            continue  # the index holds no such row: nothing to read
+        if isinstance(narrow, _Few):
+            condition.insert(0, narrow.clause)
+        elif narrow is not None:
             condition.insert(0, narrow)
-        for scope in scopes:
-            query = (select(_RAW_RECEIVED, _c.reference, _c.id).where(scope, *filters,
-                                                                       *condition)
-                     .order_by(_c.received_at.desc(), _c.reference.desc())
-                     .limit(COUNT_CAP + 1))
-            for row in conn.execute(query):
-                hit = found.get(row.id)
-                if hit is None or hit.tier > kind.tier:
-                    found[row.id] = _Hit(kind.tier, row.received_at, row.reference)
+        if kind.few or isinstance(narrow, _Few):
+            rows = _few_visible(conn, who, filters, condition)
+        else:
+            rows = [row for scope in scopes for row in conn.execute(
+                select(_RAW_RECEIVED, _c.reference, _c.id).where(scope, *filters, *condition)
+                .order_by(*newest(conn, narrow is not None)).limit(COUNT_CAP + 1))]
+        for row in rows:
+            hit = found.get(row.id)
+            if hit is None or hit.tier > kind.tier:
+                found[row.id] = _Hit(kind.tier, row.received_at, row.reference)
     if len(found) <= COUNT_CAP:
         _fuzzy(conn, words, scopes, filters, found)
     ranked = sorted(found.items(), key=lambda item: (item[1].received, item[1].reference),
@@ -272,6 +305,6 @@ def search(conn: Connection, who: Principal, where: EnquiryFilter, page: int, pe
     wanted = [key for key, _ in ranked[(page - 1) * per_page:page * per_page]]
     if not wanted:
         return [], len(ranked)
-    rows = {row.id: row for row in rows_where(conn, _c.id.in_(wanted), (_c.reference,),
-                                              per_page)}
-    return [rows[key] for key in wanted if key in rows], len(ranked)
+    page_rows = {row.id: row for row in rows_where(conn, _c.id.in_(wanted), (_c.reference,),
+                                                   per_page)}
+    return [page_rows[key] for key in wanted if key in page_rows], len(ranked)
