@@ -217,7 +217,9 @@ async def sign_in(conn: Connection, username: str) -> str:
                              "Content-Type": "application/x-www-form-urlencoded"}, body.encode())
     session = _cookie(headers, "crm_bridge_session")
     assert status == 303 and session, f"sign-in failed for {username}: {status}"
-    return session
+    _, _, form = await conn.request("GET", "/search", {"Cookie": f"crm_bridge_session={session}"})
+    csrf = form.split(b'name="csrf_token" value="')[1][:64].decode()
+    return f"{session} {csrf}"  # the session cookie, and its token for posted forms
 
 
 def statistics_path(rng: random.Random) -> str:
@@ -232,17 +234,33 @@ def statistics_path(rng: random.Random) -> str:
 
 
 def search_path(rng: random.Random, member: str | None) -> str:
-    """A mix of what members search for: words, a category, a status, a date range."""
+    """A mix of what members search for: words, a category, a status, a date range (the
+    search form's fields, posted; the results' page 2 for the category)."""
     choice = rng.random()
     if choice < 0.4:
-        return f"/search?q={rng.choice(WORDS)}"
+        return f"q={rng.choice(WORDS)}"
     if choice < 0.6:
-        return f"/search?q={rng.choice(STREETS).split()[0]}&status=in_progress"
+        return f"q={rng.choice(STREETS).split()[0]}&status=in_progress"
     if choice < 0.8:
-        return f"/search?category={rng.choice(['pothole', 'noise', 'missed-bin'])}&page=2"
+        return f"category={rng.choice(['pothole', 'noise', 'missed-bin'])}&page=2"
     start = date.today() - timedelta(days=rng.randint(30, 700))
-    return f"/search?from={start}&to={start + timedelta(days=30)}" + (
+    return f"from={start}&to={start + timedelta(days=30)}" + (
         f"&member={member}" if member else "")
+
+
+async def search_request(conn: Connection, cookie: dict[str, str], csrf: str,
+                         fields: str) -> tuple[int, str]:
+    """The search as a browser does it: the form posted (the words in the body), then the
+    results at the address it answers with (by token); the status of the results page."""
+    form, _, page = fields.partition("&page=")
+    status, headers, _ = await conn.request(
+        "POST", "/search", {**cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        f"csrf_token={csrf}&{form}".encode())
+    if status != 303:
+        return status, f"POST /search {form}"
+    location = headers["location"] + (f"&page={page}" if page else "")
+    status, _, _ = await conn.request("GET", location, cookie)
+    return status, location
 
 
 async def client(index: int, conn: Connection, session: str, username: str, until: float,
@@ -262,9 +280,12 @@ async def client(index: int, conn: Connection, session: str, username: str, unti
             path, page = statistics_path(rng), "statistics"
         started = time.perf_counter()
         answered = False
+        cookie = {"Cookie": f"crm_bridge_session={session.split()[0]}"}
         try:
-            status, _, _ = await conn.request("GET", path, {"Cookie":
-                                                            f"crm_bridge_session={session}"})
+            if page == "search":
+                status, path = await search_request(conn, cookie, session.split()[1], path)
+            else:
+                status, _, _ = await conn.request("GET", path, cookie)
             answered = status == 200
             if not answered:
                 errors.append(f"{status} {path}")
@@ -286,7 +307,7 @@ async def run_load(host: str, port: int, users: list[str], clients: int, seconds
     names = [users[i % len(users)] for i in range(clients)]
     sessions = [await sign_in(conn, name) for conn, name in zip(conns, names, strict=True)]
     for conn, session in zip(conns, sessions, strict=True):  # warm up each connection
-        await conn.request("GET", "/", {"Cookie": f"crm_bridge_session={session}"})
+        await conn.request("GET", "/", {"Cookie": f"crm_bridge_session={session.split()[0]}"})
     results: dict[str, list[float]] = {"dashboard": [], "search": [], "statistics": []}
     failed = dict.fromkeys(results, 0)
     errors: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "streets"]
+__all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "spellings", "streets"]
 
 _WORDS = re.compile(r"[^a-z0-9]+")
 _PARTS = re.compile(r"[,;:()/]")
@@ -100,3 +100,19 @@ def place_words(text: str | None) -> frozenset[str]:
     return frozenset(w for w in normalise(text).split()
                      if len(w) >= 3 and w not in _FILLER and w not in STREET_WORDS
                      and w != town and w.isalpha())
+
+
+_SHORT = {long: short for short, long in _ABBREVIATIONS.items()}
+
+
+def spellings(text: str, most: int = 4) -> list[str]:
+    """``text`` as typed, then with its street words abbreviated or spelt out ('ochil rd':
+    also 'ochil road'), lower case, at most ``most`` spellings: search matches any."""
+    words = _WORDS.sub(" ", text.lower()).split()
+    found = [" ".join(words)]
+    for i, word in enumerate(words):
+        other = _ABBREVIATIONS.get(word) or _SHORT.get(word)
+        if other:
+            found += [" ".join([*s.split()[:i], other, *s.split()[i + 1:]]) for s in found]
+    typed = " ".join(text.lower().split())
+    return list(dict.fromkeys(f for f in [typed, *found] if f))[:most]

@@ -29,6 +29,7 @@ from crm_bridge.portal.routes import (
     api_links,
     auth,
     enquiries,
+    history,
     home,
     links,
     new,
@@ -91,8 +92,8 @@ def create_app(bridge: Bridge, secret: bytes,
                               by_user=Throttle(limit=5, window=15 * 60),
                               by_address=Throttle(limit=50, window=15 * 60), clock=clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, new, enquiries, links, search, statistics, staff, admin, api,
-                   api_links):
+    for module in (auth, home, new, history, enquiries, links, search, statistics, staff,
+                   admin, api, api_links):
         app.include_router(module.router)
     logo = bridge.loaded.resolve(bridge.config.portal.logo) if bridge.config.portal.logo else None
 

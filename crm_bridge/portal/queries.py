@@ -3,6 +3,10 @@
 
 Lists select only the columns a table shows (no address, e-mail or phone), which keeps
 the dashboard quick with a hundred thousand enquiries in the store.
+
+``search`` here is by filters, with words as a plain substring match; the portal's pages
+and API search through ``finder.search`` (ranked kinds of match), which uses it for a
+search without words.
 """
 
 from __future__ import annotations

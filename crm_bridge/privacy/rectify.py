@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.models import Constituent
+from crm_bridge.personkeys import keys_of
 from crm_bridge.privacy.crmcases import CrmCase
 from crm_bridge.privacy.erase import narrow
 from crm_bridge.privacy.scrub import compact, secure
@@ -24,7 +25,7 @@ from crm_bridge.privacy.subject import Subject, find_enquiries
 from crm_bridge.store.enquiries import add_history
 from crm_bridge.store.tables import enquiries
 
-__all__ = ["FIELDS", "CorrectReport", "correct", "parse_changes"]
+__all__ = ["FIELDS", "CorrectReport", "correct", "parse_changes", "refresh_keys"]
 
 FIELDS = {
     "name": "constituent_name", "address": "constituent_address",
@@ -59,6 +60,17 @@ def parse_changes(pairs: Sequence[str]) -> dict[str, str | None]:
         raise InputError(f"--set {error['loc'][0]}",
                          error["msg"].removeprefix("Value error, ")) from None
     return {k: (checked[k] if k in person else v) for k, v in changes.items()}
+
+
+def refresh_keys(conn: Connection, enquiry_id: str) -> None:
+    """Work the person keys out again from the enquiry's (corrected) details: the old keys
+    would still find the person by the inaccurate details."""
+    c = enquiries.c
+    row = conn.execute(select(c.constituent_name, c.constituent_email, c.constituent_phone,
+                              c.constituent_postcode).where(c.id == enquiry_id)).one()
+    keys = keys_of(row.constituent_name, row.constituent_email, row.constituent_phone,
+                   row.constituent_postcode)
+    conn.execute(update(enquiries).where(c.id == enquiry_id).values(**keys.columns()))
 
 
 @dataclass
@@ -118,6 +130,7 @@ def correct(engine: Engine, subject: Subject | None, references: Sequence[str],
         for row in rows:
             conn.execute(update(enquiries).where(c.id == row.id).values(
                 **values, updated_at=now))
+            refresh_keys(conn, row.id)
             add_history(conn, row.id, now, "corrected", actor, detail)
             record_command(conn, now, actor, "sar_correct", row.id, detail)
     compact(engine)

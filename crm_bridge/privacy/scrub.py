@@ -3,12 +3,13 @@
 Shared by `crm-bridge purge` (retention) and `crm-bridge sar erase` (erasure), so both
 remove exactly the same things. The enquiry row stays, with what reports count (ward,
 category, service, member, dates, status, CRM case reference) and ``purged_at``; the
-constituent's details, the description, location, response and failure text are removed;
-history rows keep their event, date, actor and status but lose their text, and links to
-other enquiries their reasons; the outbox's work for the CRM, photos, links to files on
-the CRM case, CRM changes held on an unmapped status (they may carry a response), and
-unsent e-mail bodies go. On SQLite the search index follows by its triggers (migration
-0006); ``compact`` then rewrites what the removed text left on disk.
+constituent's details with their search keys (migration 0015), the description, location,
+response and failure text are removed; history rows keep their event, date, actor and status
+but lose their text, and links to other enquiries their reasons; the outbox's work for the
+CRM, photos, links to files on the CRM case, CRM changes held on an unmapped status (they
+may carry a response), unsent e-mail bodies and the portal's saved searches go. On SQLite
+the search index follows by its triggers (migration 0006); ``compact`` then rewrites what
+the removed text left on disk.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text, update
 
+from crm_bridge.personkeys import NO_KEYS
 from crm_bridge.store.tables import (
     attachments,
     crm_attachment_links,
@@ -29,6 +31,7 @@ from crm_bridge.store.tables import (
     held_updates,
     notifications,
     outbox,
+    search_tokens,
 )
 
 __all__ = ["REMOVED", "Scrubbed", "chunks", "compact", "count_scrub", "scrub", "secure"]
@@ -100,7 +103,7 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
             constituent_name=REMOVED, constituent_address=None, constituent_postcode=None,
             constituent_email=None, constituent_phone=None, constituent_uprn=None,
             description=REMOVED, location=None, response=None, failure_reason=None,
-            purged_at=now, updated_at=now))
+            purged_at=now, updated_at=now, **NO_KEYS.columns()))
         conn.execute(update(enquiry_history).where(enquiry_history.c.enquiry_id.in_(chunk),
                                                    enquiry_history.c.detail != "")
                      .values(detail=""))
@@ -120,6 +123,10 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
         conn.execute(delete(crm_attachment_links)
                      .where(crm_attachment_links.c.enquiry_id.in_(chunk)))
         conn.execute(delete(held_updates).where(held_updates.c.enquiry_id.in_(chunk)))
+    if ids:
+        # Searches kept for their result pages (at most 30 minutes) may hold the person's
+        # name, postcode or e-mail: they go too (a searcher simply searches again).
+        conn.execute(delete(search_tokens))
     return total
 
 

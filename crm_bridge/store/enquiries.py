@@ -21,6 +21,7 @@ from crm_bridge.models import (
     HistoryEvent,
     Status,
 )
+from crm_bridge.personkeys import keys_of
 from crm_bridge.store.tables import counters, enquiries, enquiry_history, enquiry_links
 from crm_bridge.store.upsert import insert_for
 
@@ -99,6 +100,7 @@ def enquiry_row(enquiry: Enquiry, now: datetime) -> dict[str, Any]:
         "failure_reason": enquiry.failure_reason,
         "created_at": now,
         "updated_at": now,
+        **keys_of(person.name, person.email, person.phone, person.postcode).columns(),
     }
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "notifications",
     "outbox",
     "portal_sessions",
+    "search_tokens",
     "sync_cursors",
     "users",
 ]
@@ -95,6 +96,14 @@ enquiries = Table(
     # Migration 0014: the enquiry whose CRM case this one was added to as a linked duplicate
     # (its crm_ref is then that case's); the CRM's answers on that case reach both.
     Column("folded_into", String(36)),
+    # Migration 0015: the constituent's details as keys that compare as people write them
+    # (crm_bridge.personkeys), for search and the constituent's history. Personal data.
+    Column("email_key", String(320)),
+    Column("phone_key", String(20)),
+    Column("name_key", String(200)),
+    Column("postcode_key", String(8)),
+    Column("outcode_key", String(4)),
+    Column("name_sound", String(200)),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -125,6 +134,12 @@ enquiries = Table(
     Index("ix_enquiries_response_arrived", "response_arrived_at"),
     Index("ix_enquiries_member_arrived", "member_id", "response_arrived_at"),
     Index("ix_enquiries_folded_into", "folded_into"),
+    # Search and the constituent's history by person keys (0015).
+    Index("ix_enquiries_email_key", "email_key"),
+    Index("ix_enquiries_phone_key", "phone_key"),
+    Index("ix_enquiries_name_postcode", "name_key", "postcode_key"),
+    Index("ix_enquiries_postcode_key", "postcode_key"),
+    Index("ix_enquiries_outcode_key", "outcode_key", "received_at"),
 )
 
 enquiry_history = Table(
@@ -351,4 +366,16 @@ member_departures = Table(
     Column("handover_to", String(64), nullable=False),
     Column("recorded_by", String(200), nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# A search's words kept server-side for 30 minutes (migration 0015): result pages link by the
+# random token, so no name, postcode or e-mail is written in a URL. Ends with the session.
+search_tokens = Table(
+    "search_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("portal_sessions.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("terms", JSON, nullable=False),
+    Column("expires_at", UTC_TIME, nullable=False, index=True),
 )

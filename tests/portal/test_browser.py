@@ -145,6 +145,12 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
         duplicate = page.locator("#duplicates")
         duplicate.get_by_text(portal.refs["colleague_shared"]).wait_for()
         assert "same street, same category, 3 days ago" in duplicate.inner_text()
+        # The constituent's other enquiries, once an e-mail is typed (a POST, not a URL).
+        page.get_by_text("Add their address, email or phone").click()
+        page.get_by_label("Email address").fill("colleague_shared@example.com")
+        history = page.locator("#history-panel")
+        history.get_by_text(portal.refs["colleague_shared"]).wait_for()
+        assert "Same e-mail" in history.inner_text()
         page.get_by_label("Yes, they agreed").check()
         page.get_by_label("Photo (optional)").set_input_files(
             files=[{"name": "lamp.png", "mimeType": "image/png", "buffer": PHOTO}])
@@ -188,7 +194,7 @@ def test_member_journey(browser: Browser, portal: Seeded) -> None:
 
         page.get_by_role("link", name="Search").click()
         j.check("search-empty")
-        page.get_by_label("Reference, name, place or words").fill("Menstrie")
+        page.get_by_label("Reference, name, postcode").fill("Menstrie")
         page.get_by_role("button", name="Search").click()
         results = page.locator("#results").inner_text()
         assert reference in results and portal.refs["colleague_shared"] in results

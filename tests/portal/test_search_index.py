@@ -1,5 +1,5 @@
-"""The full-text index behind search (migration 0006, SQLite): the same results as the plain
-LIKE it narrows, and kept in step with the enquiries table by its triggers."""
+"""The full-text index behind search (migrations 0006 and 0015, SQLite): the same results as
+the plain LIKE it narrows, and kept in step with the enquiries table by its triggers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, delete, insert, select, text, update
 
-from crm_bridge.portal import queries
+from crm_bridge.portal import finder
 from crm_bridge.portal.accounts import UserRole
 from crm_bridge.portal.policy import Principal
 from crm_bridge.store.engine import make_engine
@@ -65,16 +65,18 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 def _refs(engine: Engine, who: Principal, words: str, fts: bool) -> list[str]:
     with engine.connect() as conn:
-        if not fts:  # the plain LIKE, as before the index
-            original = queries._selective
-            queries._selective = lambda _conn, _words: False  # type: ignore[assignment]
+        if not fts:  # the plain LIKE, as without the index
+            original = finder._narrowing
+            finder._narrowing = lambda _conn, _query: None  # type: ignore[assignment]
             try:
-                rows, _ = queries.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
+                rows, _ = finder.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
             finally:
-                queries._selective = original
+                finder._narrowing = original
         else:
-            assert queries._selective(conn, words) == (len(words) >= 3)
-            rows, _ = queries.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
+            words_kind = next(k for k in finder.kinds(words, False) if k.name == "words")
+            narrowed = finder._narrowing(conn, words_kind.fts) is not None
+            assert narrowed == (len(words) >= 3)
+            rows, _ = finder.search(conn, who, EnquiryFilter(text=words), 1, 25, ZONE)
     return [r.reference for r in rows]
 
 

@@ -19,9 +19,10 @@ from crm_bridge.portal.actions import add_note, log_from_portal
 from crm_bridge.portal.audit import record_many
 from crm_bridge.portal.context import Visit, api_principal, visit
 from crm_bridge.portal.duplicates import Duplicates, find_duplicates
+from crm_bridge.portal.finder import search
 from crm_bridge.portal.forms import parse_enquiry_form
 from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
-from crm_bridge.portal.queries import Row, dashboard, search, visible_enquiry
+from crm_bridge.portal.queries import Row, dashboard, visible_enquiry
 from crm_bridge.portal.responses import mark_read, new_responses
 from crm_bridge.portal.routes.home import parse_upto
 from crm_bridge.portal.routes.search import PER_PAGE, search_filter
@@ -191,30 +192,67 @@ def api_responses_read(body: ReadIn, v: Annotated[Visit, Depends(visit)],
     return Response(status_code=204)
 
 
-@router.get("/enquiries", response_model=Page)
-def api_search(v: Annotated[Visit, Depends(visit)],
-               q: str | None = None, ward: str | None = None, member: str | None = None,
-               category: str | None = None, service: str | None = None,
-               status: str | None = None,
-               received_from: Annotated[str | None, Query(alias="from")] = None,
-               received_to: Annotated[str | None, Query(alias="to")] = None,
-               page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Page:
-    """Enquiries this user may see, newest first, narrowed by text and filters."""
-    who = api_principal(v)
+class SearchIn(BaseModel):
+    """What to search for: the words and filters of the search page (all optional)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    q: str | None = Field(default=None, max_length=200, description="reference, name, "
+                          "postcode (whole, or its start), address, e-mail, phone or words")
+    ward: str | None = None
+    member: str | None = None
+    category: str | None = None
+    service: str | None = None
+    status: str | None = None
+    received_from: str | None = Field(default=None, alias="from")
+    received_to: str | None = Field(default=None, alias="to")
+    page: int = Field(default=1, ge=1, le=10_000)
+
+
+def _search(v: Visit, who: Principal, params: dict[str, str | None], page: int) -> Page:
     if not who.sees_enquiries:
         raise HTTPException(status_code=403, detail="this account cannot see enquiries")
-    params = {"q": q, "ward": ward, "member": member, "category": category,
-              "service": service, "status": status, "from": received_from, "to": received_to}
     where, _values, errors = search_filter({k: x or "" for k, x in params.items()},
                                            v.portal.bridge.config)
     if errors:
         raise HTTPException(status_code=422, detail=errors)
     with v.portal.store.read() as conn:
         rows, total = search(conn, who, where, page, PER_PAGE,
-                                 v.portal.bridge.router.calendar.zone)
+                             v.portal.bridge.router.calendar.zone)
     record_many(v.portal.store, v.now, who.username, "searched",
                 [r.id for r in rows], "api")
     return Page(total=total, page=page, per_page=PER_PAGE, items=_summaries(rows, _today(v)))
+
+
+@router.get("/enquiries", response_model=Page)
+def api_list(v: Annotated[Visit, Depends(visit)],
+             ward: str | None = None, member: str | None = None,
+             category: str | None = None, service: str | None = None,
+             status: str | None = None,
+             received_from: Annotated[str | None, Query(alias="from")] = None,
+             received_to: Annotated[str | None, Query(alias="to")] = None,
+             page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+             q: Annotated[str | None, Query(include_in_schema=False)] = None) -> Page:
+    """Enquiries this user may see, newest first, narrowed by filters. Words (which may be
+    a name, postcode or e-mail) are not taken here, in the address: POST them to
+    /api/enquiries/search."""
+    who = api_principal(v)
+    if q:
+        raise HTTPException(status_code=400, detail="q: search words are not taken in the "
+                            "address; POST them to /api/enquiries/search")
+    return _search(v, who, {"ward": ward, "member": member, "category": category,
+                            "service": service, "status": status, "from": received_from,
+                            "to": received_to}, page)
+
+
+@router.post("/enquiries/search", response_model=Page)
+def api_search(body: SearchIn, v: Annotated[Visit, Depends(visit)],
+               x_csrf_token: Annotated[str | None, Header()] = None) -> Page:
+    """Search as the search page does: ranked (exact reference, postcode, e-mail or phone
+    first; then the name in any order, a partial postcode, the street; then words; then
+    names spelt a little differently), only enquiries this user may see."""
+    who = _post_guard(v, x_csrf_token)
+    params = body.model_dump(by_alias=True, exclude={"page"})
+    return _search(v, who, params, body.page)
 
 
 @router.get("/enquiries/{reference}")

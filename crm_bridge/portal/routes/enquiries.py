@@ -9,11 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from crm_bridge.access.audit import record_reads
 from crm_bridge.access.policy import shared_with
 from crm_bridge.errors import InputError
 from crm_bridge.models import Enquiry
 from crm_bridge.portal.actions import add_note
 from crm_bridge.portal.audit import record
+from crm_bridge.portal.constituents import constituent_history
 from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.photos import load_photo
 from crm_bridge.portal.policy import Principal, can_add_note, can_log_for
@@ -32,11 +34,16 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
                   values: dict[str, str] | None = None) -> Response:
     portal = v.portal
     config = portal.bridge.config
+    person = enquiry.constituent
     with portal.store.write() as conn:
         photos = photos_of(conn, str(enquiry.id))
         crm_files = crm_files_of(conn, str(enquiry.id))
         record(conn, v.now, who.username, "viewed", str(enquiry.id), "enquiry page")
         gone = departed(conn) if who.is_staff else set()
+        past = constituent_history(conn, who, name=person.name, email=person.email,
+                                   phone=person.phone, postcode=person.postcode,
+                                   exclude=str(enquiry.id))
+        record_reads(conn, v.now, who.username, "viewed", past.ids(), "constituent history")
     ward = config.ward(enquiry.ward_id) if enquiry.ward_id else None
     colleagues = [(m, config.member(m)) for m in ward.members] if ward else []
     reassign_to = [(m.id, m.name) for _, m in colleagues
@@ -49,7 +56,7 @@ def _enquiry_page(v: Visit, who: Principal, enquiry: Enquiry, errors: dict[str, 
                   shared_with=shared_with(config, enquiry.member_id, enquiry.consent.to_share),
                   reassign_to=reassign_to if who.is_staff else [],
                   may_link=can_log_for(who, enquiry.member_id), values=values or {},
-                  history=list(reversed(enquiry.history)))
+                  history=list(reversed(enquiry.history)), person_history=past)
 
 
 def _load(v: Visit, who: Principal, reference: str) -> Enquiry:

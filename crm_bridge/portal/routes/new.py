@@ -20,6 +20,7 @@ from crm_bridge.errors import InputError
 from crm_bridge.models import Channel
 from crm_bridge.portal.actions import link_enquiries, log_from_portal
 from crm_bridge.portal.audit import record_many
+from crm_bridge.portal.constituents import constituent_history
 from crm_bridge.portal.context import Visit, signed_in, visit
 from crm_bridge.portal.duplicates import find_duplicates
 from crm_bridge.portal.forms import CHANNEL_LABELS, parse_enquiry_form
@@ -148,10 +149,15 @@ def logged_page(reference: str, v: Annotated[Visit, Depends(visit)]) -> Response
             conn, who, facts_of(enquiry), portal.bridge.config.duplicates,
             name=enquiry.constituent.name, postcode=enquiry.constituent.postcode,
             exclude=str(enquiry.id))
+        person = enquiry.constituent
+        past = constituent_history(conn, who, name=person.name, email=person.email,
+                                   phone=person.phone, postcode=person.postcode,
+                                   exclude=str(enquiry.id))
     linked = set(enquiry.linked)
     record_many(portal.store, v.now, who.username, "viewed",
-                [str(enquiry.id), *dupes.ids()], "logged confirmation")
-    return render(v, "logged.html", enquiry=enquiry, dupes=dupes, linked=linked)
+                [str(enquiry.id), *dupes.ids(), *past.ids()], "logged confirmation")
+    return render(v, "logged.html", enquiry=enquiry, dupes=dupes, linked=linked,
+                  person_history=past if past.any else None)
 
 
 @router.post("/enquiries/{reference}/links")

@@ -1,6 +1,8 @@
-"""Search: free text (reference, name, description, location) and filters, paginated.
+"""Search: words (see ``finder``) and filters, ranked and paginated.
 
-The filters are read by ``search_filter``, which the JSON API uses too.
+The form is posted, so the words travel in the body; the results are then shown at
+``/search?t=TOKEN`` (``saved_search``), never with the words in the address. The filters
+are read by ``search_filter``, which the JSON API uses too.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.models import Status
 from crm_bridge.portal.audit import record, record_many
 from crm_bridge.portal.context import Visit, signed_in, visit
+from crm_bridge.portal.finder import search
 from crm_bridge.portal.policy import Principal
-from crm_bridge.portal.queries import COUNT_CAP, Row, search
+from crm_bridge.portal.queries import COUNT_CAP, Row
 from crm_bridge.portal.render import STATUS_LABELS, render
+from crm_bridge.portal.routes.forms import check_post, read_form
+from crm_bridge.portal.saved_search import load_search, save_search
 from crm_bridge.store.enquiries import EnquiryFilter
 
 __all__ = ["PER_PAGE", "router", "search_filter"]
@@ -80,30 +86,59 @@ def _options(config: CouncilConfig, who: Principal) -> dict[str, list[tuple[str,
     }
 
 
-@router.get("/search")
-def search_page(v: Annotated[Visit, Depends(visit)]) -> Response:
-    who = signed_in(v)
+def _results(v: Visit, who: Principal, values: dict[str, str], errors: dict[str, str],
+             page: int, token: str, expired: bool = False) -> Response:
     config = v.portal.bridge.config
-    params = v.request.query_params
-    where, values, errors = search_filter(params, config)
-    page = max(1, min(int(params["page"]) if params.get("page", "").isdigit() else 1, 10_000))
-    asked = any(values.values())
+    asked = any(values.values()) and not expired
     rows: list[Row] = []
     total = 0
     if asked and not errors and who.sees_enquiries:
+        where, _values, _errors = search_filter(values, config)
         with v.portal.store.read() as conn:
             rows, total = search(conn, who, where, page, PER_PAGE,
                                  v.portal.bridge.router.calendar.zone)
-        record_many(v.portal.store, v.now, who.username, "searched",
-                    [r.id for r in rows], urlencode({k: x for k, x in values.items() if x}))
+        detail = urlencode({k: x for k, x in values.items() if x})
+        record_many(v.portal.store, v.now, who.username, "searched", [r.id for r in rows],
+                    detail)
         if not rows:
             with v.portal.store.write() as conn:
-                record(conn, v.now, who.username, "searched", None,
-                       urlencode({k: x for k, x in values.items() if x}))
+                record(conn, v.now, who.username, "searched", None, detail)
     pages = max(1, -(-min(total, COUNT_CAP) // PER_PAGE))
-    query = {k: x for k, x in values.items() if x}
     today = v.portal.bridge.router.calendar.local_date(v.now)
     return render(v, "search.html", 400 if errors else 200, values=values, errors=errors,
                   options=_options(config, who), rows=rows, total=total, page=page,
-                  pages=pages, asked=asked, today=today, cap=COUNT_CAP,
-                  page_url=lambda n: "/search?" + urlencode({**query, "page": n}))
+                  pages=pages, asked=asked, today=today, cap=COUNT_CAP, expired=expired,
+                  page_url=lambda n: "/search?" + urlencode({"t": token, "page": n}))
+
+
+@router.get("/search")
+def search_page(v: Annotated[Visit, Depends(visit)]) -> Response:
+    """The form; with ``t`` (a saved search's token) its results, page ``page``."""
+    who = signed_in(v)
+    params = v.request.query_params
+    token = params.get("t", "")
+    page = max(1, min(int(params["page"]) if params.get("page", "").isdigit() else 1, 10_000))
+    if not token:
+        return _results(v, who, dict.fromkeys(FILTERS, ""), {}, 1, "")
+    with v.portal.store.read() as conn:
+        terms = load_search(conn, who.session_id, token, v.now)
+    if terms is None:
+        return _results(v, who, dict.fromkeys(FILTERS, ""), {}, 1, "", expired=True)
+    values = {k: terms.get(k, "") for k in FILTERS}
+    return _results(v, who, values, {}, page, token)
+
+
+@router.post("/search")
+def search_post(v: Annotated[Visit, Depends(visit)],
+                form: Annotated[FormData, Depends(read_form)]) -> Response:
+    """The words arrive in the body; kept under a token, then the results by that token."""
+    who = signed_in(v)
+    check_post(v, form)
+    config = v.portal.bridge.config
+    fields = {k: str(form.get(k) or "") for k in FILTERS}
+    _where, values, errors = search_filter(fields, config)
+    if errors or not any(values.values()):
+        return _results(v, who, values, errors, 1, "")
+    with v.portal.store.write() as conn:
+        token = save_search(conn, who.session_id, values, v.now)
+    return RedirectResponse("/search?" + urlencode({"t": token}), status_code=303)
