@@ -21,7 +21,6 @@ form (they carry the api_key and the enquiry), never a body.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors.open311_xml import XmlError, parse_xml
 from connectors.retry_after import retry_after_seconds
+from connectors.unreachable import why_unreachable
 from crm_bridge.errors import (
     AuthError,
     ConfigError,
@@ -103,7 +103,7 @@ class Open311Wire:
                 requests.exceptions.InvalidSchema) as exc:
             raise ConfigError(f"connector.url: {self.base_url} is not a usable URL") from exc
         except requests.RequestException as exc:
-            why = _why(exc)
+            why = why_unreachable(exc)
             log.info("open311 %s %s: %s", method, resource, why)
             raise TransientError(f"the Open311 server at {self.base_url} cannot be reached: "
                                  f"{why} ({method} {resource})") from exc
@@ -114,7 +114,7 @@ class Open311Wire:
                 return self._check(method, resource, response)
             except requests.RequestException as exc:  # the body broke off while read
                 raise TransientError(f"the Open311 server's answer to {method} {resource} "
-                                     f"broke off: {_why(exc)}") from exc
+                                     f"broke off: {why_unreachable(exc)}") from exc
 
     def _check(self, method: str, resource: str, response: requests.Response) -> Any:
         status = response.status_code
@@ -188,20 +188,3 @@ def _text(response: requests.Response) -> str:
     return " ".join(response.text.split())[:_REASON_CHARS]
 
 
-def _why(exc: BaseException) -> str:
-    """What a requests connection error was, in a few words, from its chain of causes."""
-    queue: list[Any] = [exc]
-    seen: set[int] = set()
-    while queue:
-        item = queue.pop(0)
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(item, ConnectionResetError):
-            return "connection reset"
-        if isinstance(item, http.client.RemoteDisconnected | http.client.IncompleteRead):
-            return "connection dropped before the answer"
-        queue += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
-    return "unreachable"

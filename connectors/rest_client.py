@@ -22,7 +22,6 @@ values), status or what went wrong, and time. No body, header or token is ever l
 
 from __future__ import annotations
 
-import http.client
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +38,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_ran
 from connectors.rest_auth import HeaderAuth
 from connectors.rest_paths import parse as parse_path
 from connectors.retry_after import retry_after_seconds
+from connectors.unreachable import why_unreachable
 from crm_bridge.errors import AuthError, ConfigError, PermanentError, TransientError
 
 __all__ = ["Answer", "HeaderAuth", "Paging", "RestClient", "pages", "retry_after_seconds"]
@@ -49,23 +49,6 @@ _REASON_CHARS = 300
 _PAGE_PATIENCE = 10.0  # seconds: the longest wait before a page is asked for again
 
 
-def _why(exc: BaseException) -> str:
-    """What a requests connection error was, in a few words, from its chain of causes."""
-    queue: list[Any] = [exc]
-    seen: set[int] = set()
-    while queue:
-        item = queue.pop(0)
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(item, ConnectionResetError):
-            return "connection reset"
-        if isinstance(item, http.client.RemoteDisconnected | http.client.IncompleteRead):
-            return "connection dropped before the answer"
-        queue += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
-    return "unreachable"
 
 
 @dataclass(frozen=True)
@@ -127,7 +110,7 @@ class RestClient:
                 body = self._check(method, shown, response, keyed=key is not None)
             except requests.RequestException as exc:  # the body broke off while being read
                 raise TransientError(f"the CRM's answer to {method} {shown} broke off: "
-                                     f"{_why(exc)}") from exc
+                                     f"{why_unreachable(exc)}") from exc
             return Answer(body, response.headers)
 
     def _url(self, path: str) -> str:
@@ -156,7 +139,7 @@ class RestClient:
                 requests.exceptions.InvalidSchema) as exc:
             raise ConfigError(f"connector.url: {self.base_url} is not a usable URL") from exc
         except requests.RequestException as exc:
-            why = _why(exc)
+            why = why_unreachable(exc)
             log.info("rest %s %s: %s", method, shown, why)
             raise TransientError(f"the CRM at {self.base_url} cannot be reached: {why} "
                                  f"({method} {shown})") from exc
