@@ -17,14 +17,14 @@ category before Python compares what is left.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
 from crm_bridge.duplicates.compare import Facts
-from crm_bridge.models import Status
 from crm_bridge.places import place_words, streets
+from crm_bridge.store.listed import Row, row_of
 from crm_bridge.store.tables import enquiries
 
 __all__ = ["Candidate", "Row", "candidates", "place_terms"]
@@ -41,35 +41,13 @@ category is a few hundred."""
 
 
 @dataclass(frozen=True)
-class Row:
-    """A stored enquiry as a list of matches shows it: the fields of the portal's
-    ``queries.Row`` (kept apart so the CLI does not load the portal)."""
-
-    id: str
-    reference: str
-    member_id: str
-    ward_id: str | None
-    category_id: str
-    service_id: str
-    status: Status
-    target_date: date
-    overdue: bool
-    received_at: datetime
-    constituent_name: str
-    location: str | None
-    consent_to_share: bool
-
-
-@dataclass(frozen=True)
 class Candidate:
     row: Row  # as lists show it
     facts: Facts  # as the check compares it
 
 
 def _candidate(r: Any) -> Candidate:
-    row = Row(r.id, r.reference, r.member_id, r.ward_id, r.category_id, r.service_id,
-              Status(r.status), r.target_date, bool(r.overdue), r.received_at,
-              r.constituent_name, r.location, bool(r.consent_to_share))
+    row = row_of(r)
     facts = Facts(row.category_id, row.ward_id, r.description, row.received_at, row.location,
                   r.constituent_address, r.constituent_postcode, r.constituent_uprn)
     return Candidate(row, facts)

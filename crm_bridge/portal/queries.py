@@ -35,8 +35,10 @@ from crm_bridge.access.policy import (
     shared_branches,
     visible_branches,
 )
-from crm_bridge.models import OPEN_STATUSES, Enquiry, Status
+from crm_bridge.models import OPEN_STATUSES, Enquiry
 from crm_bridge.store.enquiries import EnquiryFilter, get_enquiry
+from crm_bridge.store.listed import Row
+from crm_bridge.store.listed import row_of as _row
 from crm_bridge.store.tables import attachments, crm_attachment_links, enquiries
 from crm_bridge.sync.crm_files import usable_link
 
@@ -57,44 +59,6 @@ _c = enquiries.c
 _COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
             _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
             _c.location, _c.consent_to_share)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One enquiry as a list shows it."""
-
-    id: str
-    reference: str
-    member_id: str
-    ward_id: str | None
-    category_id: str
-    service_id: str
-    status: Status
-    target_date: date
-    overdue: bool
-    received_at: datetime
-    constituent_name: str
-    location: str | None
-    consent_to_share: bool
-
-    def is_overdue(self, today: date) -> bool:
-        return self.status.value in _OPEN and (self.overdue or self.target_date < today)
-
-    def as_json(self, today: date) -> dict[str, Any]:
-        return {
-            "reference": self.reference, "member_id": self.member_id, "ward_id": self.ward_id,
-            "category_id": self.category_id, "service_id": self.service_id,
-            "status": self.status.value, "target_date": self.target_date.isoformat(),
-            "overdue": self.is_overdue(today), "received_at": self.received_at.isoformat(),
-            "constituent_name": self.constituent_name, "location": self.location,
-            "shared": self.consent_to_share,
-        }
-
-
-def _row(r: Any) -> Row:
-    return Row(r.id, r.reference, r.member_id, r.ward_id, r.category_id, r.service_id,
-               Status(r.status), r.target_date, bool(r.overdue), r.received_at,
-               r.constituent_name, r.location, bool(r.consent_to_share))
 
 
 def rows_where(conn: Connection, condition: ColumnElement[bool], order: Any,
