@@ -9,8 +9,9 @@ where changes will be read from.
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Finding
@@ -123,7 +124,7 @@ def _media(crm: Open311Connector) -> list[Finding]:
         return [Finding("connector.media_folder", False, f"{folder} is not a folder: create "
                                                         "it, and have the council's web server "
                                                         f"serve it at {crm.settings.media_url}")]
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _writable(folder):
         return [Finding("connector.media_folder", False, f"{folder} cannot be written by "
                                                          "the bridge's user: give it write "
                                                          "access")]
@@ -131,6 +132,16 @@ def _media(crm: Open311Connector) -> list[Finding]:
                                                     "sent as updates linking to "
                                                     f"{crm.settings.media_url}/<file>; the "
                                                     "web server must serve that folder there")]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether the bridge can write a file there, tried for real (permissions, ACLs and
+    read-only mounts all show), leaving nothing behind."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".check-", suffix=".part"):
+            return True
+    except OSError:
+        return False
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
