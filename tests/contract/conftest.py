@@ -453,7 +453,9 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
 
 @backend_factory("open311-json", features={"credentials", "faults", "attachments"})
 def open311_json(tmp_path: Path) -> Iterator[Backend]:
-    """GeoReport v2 in JSON, with mySociety's servicerequestupdates."""
+    """GeoReport v2 in JSON, with mySociety's servicerequestupdates, listing the updates
+    clients post back (as a Confirm behind open311-adapter publishing update text does);
+    photos published in a folder under MEDIA_URL."""
     yield from _open311(tmp_path, "json")
 
 
