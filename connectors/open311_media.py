@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import ConnectorContext, OutgoingAttachment
-from connectors.open311 import UPDATES, Open311Connector, _items, _text, _wire_time
+from connectors.open311 import _WIRE_TIME, UPDATES, Open311Connector, _items, _text, _wire_time
 from connectors.open311_settings import Open311Settings
 from crm_bridge.errors import ConfigError, PermanentError, TransientError
 from crm_bridge.published import published_name
@@ -69,7 +69,7 @@ class Open311MediaConnector(Open311Connector):
             log.info("open311 add_attachment to %s: already on the request", request_id)
             return url
         form = [("service_request_id", request_id), ("update_id", attachment.key),
-                ("updated_datetime", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+                ("updated_datetime", datetime.now(UTC).strftime(_WIRE_TIME)),
                 ("status", "open"),
                 ("description", f"{PHOTO_HEADING} ({attachment.filename})\n\n"
                                 f"{self.mapping.note_marker}"),
