@@ -89,8 +89,18 @@ class Open311Connector:
     Settings: ClassVar[type[BaseModel]] = Open311Settings
     Mapping: ClassVar[type[BaseMapping]] = Open311Mapping
 
+    def __new__(cls, settings: Open311Settings, context: ConnectorContext) -> Open311Connector:
+        """With ``media_folder`` set, the connector that can put photos on a request
+        (``SendsAttachments``); without, one that cannot, so photos stay in the bridge."""
+        if cls is Open311Connector and settings.media_folder is not None:
+            from connectors.open311_media import Open311MediaConnector
+
+            cls = Open311MediaConnector
+        return super().__new__(cls)
+
     def __init__(self, settings: Open311Settings, context: ConnectorContext) -> None:
         self.settings = settings
+        self.base_dir = context.base_dir
         self.mapping: Open311Mapping = context.mapping  # type: ignore[assignment]
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.wire = Open311Wire(
@@ -297,7 +307,10 @@ class Open311Connector:
             raise TransientError("the Open311 server listed an update without update_id, "
                                  "service_request_id or a readable updated_datetime")
         text = _text(item.get("description"))
-        own = text is not None and self.mapping.note_marker in text
+        media = _text(item.get("media_url")) or ""
+        base = self.settings.media_url
+        own = ((text is not None and self.mapping.note_marker in text)
+               or (base is not None and media.startswith(base + "/")))  # a photo it sent
         return Change(f"update:{update_id}", request_id, at, _text(item.get("status")),
                       text, own=own)
 

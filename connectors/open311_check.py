@@ -9,7 +9,9 @@ where changes will be read from.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Finding
@@ -43,6 +45,7 @@ def check(crm: Open311Connector, destinations: Sequence[ServiceDestination]) -> 
     for destination in destinations:
         findings.extend(_service(crm, destination, offered, definitions))
     findings.append(_updates(crm))
+    findings.extend(_media(crm))
     return findings
 
 
@@ -105,6 +108,40 @@ def _updates(crm: Open311Connector) -> Finding:
     return Finding("updates", True, f"read from GET requests with "
                                     f"{crm.settings.updated_after_param}; the server takes no "
                                     "updates, so notes (follow-ups) cannot be sent to it")
+
+
+def _media(crm: Open311Connector) -> list[Finding]:
+    """Photos go only where the bridge can publish them: the folder must be there and
+    writable (the web server serving it at media_url is the council's to check). Without
+    media_folder, `connector check`'s own 'photos' line says they stay in the bridge."""
+    setting = crm.settings.media_folder
+    if setting is None:
+        return []
+    from connectors.open311_media import media_folder
+
+    folder = media_folder(setting, crm.base_dir)
+    if not folder.is_dir():
+        return [Finding("connector.media_folder", False, f"{folder} is not a folder: create "
+                                                        "it, and have the council's web server "
+                                                        f"serve it at {crm.settings.media_url}")]
+    if not _writable(folder):
+        return [Finding("connector.media_folder", False, f"{folder} cannot be written by "
+                                                         "the bridge's user: give it write "
+                                                         "access")]
+    return [Finding("connector.media_folder", True, f"photos are written to {folder} and "
+                                                    "sent as updates linking to "
+                                                    f"{crm.settings.media_url}/<file>; the "
+                                                    "web server must serve that folder there")]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether the bridge can write a file there, tried for real (permissions, ACLs and
+    read-only mounts all show), leaving nothing behind."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".check-", suffix=".part"):
+            return True
+    except OSError:
+        return False
 
 
 def _list(value: Any) -> list[dict[str, Any]]:

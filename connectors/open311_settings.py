@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.open311_mapping import ContactField
 from connectors.open311_wire import Format
@@ -43,8 +43,13 @@ class Open311Settings(BaseModel):
     connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
     verify_tls: bool = True
     ca_bundle: str | None = Field(default=None, description="CA file for a private TLS CA")
+    media_folder: str | None = Field(default=None, description="a folder the council's own "
+                                     "web server publishes: photos are written there for the "
+                                     "back office to fetch (with media_url; off when unset)")
+    media_url: str | None = Field(default=None, description="the https:// address under which "
+                                  "media_folder is served")
 
-    @field_validator("api_key", "jurisdiction_id", mode="before")
+    @field_validator("api_key", "jurisdiction_id", "media_folder", "media_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """``${OPEN311_API_KEY:-}`` with the variable unset gives "": no key at all."""
@@ -57,6 +62,35 @@ class Open311Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with https:// (or http:// on a trusted network)")
         return value
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_base(cls, value: str | None) -> str | None:
+        """The back office fetches photos from here, across the network: https only, and no
+        query or fragment (a file name is added after it)."""
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith("https://") or len(value) <= len("https://"):
+            raise ValueError("must be the https:// address under which media_folder is "
+                             "served, e.g. https://www.council.example/crm-photos")
+        if any(c in value for c in "?#") or any(c.isspace() for c in value):
+            raise ValueError("must be a plain https:// address with no query, fragment or "
+                             "spaces; each photo's file name is added after it")
+        return value
+
+    @model_validator(mode="after")
+    def _media_both_or_neither(self) -> Open311Settings:
+        """A folder nobody serves, or an address with nothing written behind it, would send
+        the back office links that lead nowhere."""
+        if self.media_folder is not None and self.media_url is None:
+            raise ValueError("media_url: not set, but media_folder is: give the https:// "
+                             "address under which media_folder is served, or remove "
+                             "media_folder")
+        if self.media_url is not None and self.media_folder is None:
+            raise ValueError("media_folder: not set, but media_url is: give the folder "
+                             "that address serves, or remove media_url")
+        return self
 
     @field_validator("format")
     @classmethod

@@ -147,7 +147,7 @@ def test_purge_removes_expired_personal_data_everywhere_and_keeps_the_totals(
         "dry_run": True, "enquiries": 1, "references": [made["expired"].reference],
         "history_texts": 7, "outbox_rows": 3, "notifications": 1, "attachments": 1,
         "crm_links": 1, "held_updates": 0, "audit_rows": 1, "sessions": 1, "mail_files": 2,
-        "crm": None}
+        "media_files": 0, "crm": None}
     assert stored(council, made["expired"].reference).constituent.name == "Isobel Quarrier"
     assert mail_expired.exists()
 

@@ -46,7 +46,8 @@ def purge(ctx: CliContext, dry_run: bool, as_json: bool) -> None:
     click.echo(f"purge {verb} the personal data of {summary['enquiries']} enquiries "
                f"({summary['history_texts']} history texts, {summary['outbox_rows']} outbox "
                f"rows, {summary['notifications']} e-mails, {summary['attachments']} photos, "
-               f"{summary['crm_links']} CRM file links, {summary['mail_files']} mail files); "
+               f"{summary['crm_links']} CRM file links, {summary['mail_files']} mail files, "
+               f"{summary['media_files']} published photos); "
                f"{summary['audit_rows']} audit rows cleared, {summary['sessions']} expired "
                "sessions.")
     for case in report.crm.anonymised:

@@ -1,10 +1,12 @@
 """`crm-bridge sar erase`: the right to erasure, for one constituent's enquiries.
 
 Removes exactly what a purge removes (``scrub``), whatever the retention period, with the
-reason recorded in the enquiry's history and the audit log. An enquiry still open (the
-service owes a response) is erased only when asked (``include_open``): it is then closed,
-so nothing chases the service about it. The CRM's case is anonymised where the connector
-can, otherwise listed for the CRM's administrators.
+reason recorded in the enquiry's history and the audit log, and the same files (.eml
+copies in ``smtp.folder``, photos published in the connector's ``media_folder``). An
+enquiry still open (the service owes a response) is erased only when asked
+(``include_open``): it is then closed, so nothing chases the service about it. The CRM's
+case is anonymised where the connector can, otherwise listed for the CRM's
+administrators.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from crm_bridge.errors import InputError
 from crm_bridge.models import OPEN_STATUSES, Status
 from crm_bridge.privacy.crmcases import CrmCase, CrmOutcome, action_cases
 from crm_bridge.privacy.mailfolder import files_naming
+from crm_bridge.privacy.mediafolder import media_folder, published_files
 from crm_bridge.privacy.scrub import Scrubbed, compact, count_scrub, scrub, secure
 from crm_bridge.privacy.subject import Match, Subject, find_enquiries
 from crm_bridge.store.enquiries import add_history
@@ -39,6 +42,7 @@ class EraseReport:
     closed: list[str] = field(default_factory=list)  # open, closed by the erasure
     scrubbed: Scrubbed = field(default_factory=Scrubbed)
     mail_files: int = 0
+    media_files: int = 0  # photos the connector published for the CRM
     crm: CrmOutcome = field(default_factory=CrmOutcome)
     mentioned_in: list[str] = field(default_factory=list)  # others' enquiries naming them
 
@@ -47,7 +51,8 @@ class EraseReport:
                 "left_open": self.left_open, "closed": self.closed,
                 "mentioned_in": self.mentioned_in,
                 **{k: v for k, v in self.scrubbed.as_dict().items() if k != "enquiries"},
-                "mail_files": self.mail_files, "crm": self.crm.as_dict()}
+                "mail_files": self.mail_files, "media_files": self.media_files,
+                "crm": self.crm.as_dict()}
 
 
 def narrow(matches: list[Match], only: list[str]) -> list[Match]:
@@ -82,6 +87,9 @@ def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
         report.references = [r.reference for r in chosen]
         report.closed = [r.reference for r in chosen if r.status in _OPEN]
         report.mentioned_in = _mentions(conn, [r.id for r in chosen])
+        media = media_folder(loaded)
+        published = published_files(conn, media, [r.id for r in chosen]) if media else []
+        report.media_files = len(published)
         if dry_run:
             report.scrubbed = count_scrub(conn, [r.id for r in chosen])
         conn.rollback()
@@ -109,7 +117,7 @@ def erase(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
                             f"personal data erased on request; reason: {reason}",
                             Status.CLOSED if r.id in closing else None)
                 record_command(conn, now, actor, "sar_erase", r.id, f"erased; reason: {reason}")
-        for path in files:
+        for path in [*files, *published]:
             path.unlink(missing_ok=True)
         compact(engine)
     report.crm = action_cases(cases, True, connector,

@@ -2,7 +2,8 @@
 
 From every place the bridge keeps it (``scrub``): enquiries closed longer ago than their
 period; the audit log's who and detail after ``retention.audit_months``; expired portal
-sessions; .eml files in ``smtp.folder`` naming a purged enquiry. The CRM's copies are
+sessions; .eml files in ``smtp.folder`` naming a purged enquiry; photos the connector
+published in its ``media_folder`` for a purged enquiry. The CRM's copies are
 anonymised where the connector can and ``retention.crm`` says so, otherwise listed.
 Cron-safe: one purge at a time (the store's lock ``purge``), each batch of enquiries in one
 transaction, and running it again finds nothing more to do.
@@ -20,6 +21,7 @@ from connectors.base import Connector
 from crm_bridge.config.loader import LoadedConfig
 from crm_bridge.privacy.crmcases import CrmCase, CrmOutcome, action_cases
 from crm_bridge.privacy.mailfolder import files_naming
+from crm_bridge.privacy.mediafolder import media_folder, published_files
 from crm_bridge.privacy.retention import Expired, expired, months_before
 from crm_bridge.privacy.scrub import Scrubbed, chunks, compact, count_scrub, scrub, secure
 from crm_bridge.store.enquiries import add_history_rows, history_row
@@ -40,6 +42,7 @@ class PurgeReport:
     audit_rows: int = 0
     sessions: int = 0
     mail_files: list[str] = field(default_factory=list)
+    media_files: list[str] = field(default_factory=list)  # photos published for the CRM
     crm_mode: str = "list"
     crm: CrmOutcome = field(default_factory=CrmOutcome)
 
@@ -52,6 +55,7 @@ class PurgeReport:
             "audit_rows": self.audit_rows,
             "sessions": self.sessions,
             "mail_files": len(self.mail_files),
+            "media_files": len(self.media_files),
             "crm": {"mode": self.crm_mode, **self.crm.as_dict()},
         }
 
@@ -66,6 +70,9 @@ def purge(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
         with engine.connect() as conn:
             due = expired(conn, retention, now)
             report.references = [e.reference for e in due]
+            media = media_folder(loaded)
+            published = published_files(conn, media, [e.id for e in due]) if media else []
+            report.media_files = [str(path) for path in published]
             audit_before = months_before(now, retention.audit_months)
             a = audit_log.c
             old_audit = (a.at < audit_before, a.actor != AUDIT_REMOVED)
@@ -79,6 +86,8 @@ def purge(engine: Engine, loaded: LoadedConfig, connector: Callable[[], Connecto
             conn.rollback()
         if not dry_run:
             report.scrubbed = _scrub_expired(engine, due, now, actor)
+            for path in published:
+                path.unlink(missing_ok=True)
             with engine.begin() as conn:
                 secure(conn)
                 report.audit_rows = conn.execute(

@@ -18,6 +18,7 @@ backends with it, so the suite generates no test that has to be skipped. Like dl
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -371,9 +372,10 @@ def rest(tmp_path: Path) -> Iterator[Backend]:
 
 
 class Open311ContractOfficer:
-    def __init__(self, double: Open311Double, mapping: Open311Mapping) -> None:
+    def __init__(self, double: Open311Double, mapping: Open311Mapping, media: Path) -> None:
         self.double = double
         self.mapping = mapping
+        self.media = media
 
     def take(self, case_ref: str) -> None:
         self.double.state.act(case_ref, "in_progress")
@@ -389,7 +391,26 @@ class Open311ContractOfficer:
                 if has_marker(self.mapping, r.public(), str(enquiry.id))]
 
     def notes(self, case_ref: str) -> list[str]:
-        return [n["description"] for n in self.double.state.requests[case_ref].notes]
+        return [n["description"] for n in self.double.state.requests[case_ref].notes
+                if not n.get("media_url")]
+
+    def files(self, case_ref: str) -> list[tuple[str, bytes]]:
+        """Each photo update's file, fetched as the back office would by its media_url: here
+        the address is mapped back into the folder the council's web server would serve.
+        Its name is the one the update's text gives it."""
+        found = []
+        for posted in self.double.state.requests[case_ref].notes:
+            url = posted.get("media_url")
+            if not url:
+                continue
+            assert url.startswith(MEDIA_URL + "/"), url
+            named = re.search(r"\(([^)]+)\)", posted["description"].splitlines()[0])
+            found.append((named[1] if named else url.rsplit("/", 1)[1],
+                          (self.media / url.removeprefix(MEDIA_URL + "/")).read_bytes()))
+        return found
+
+
+MEDIA_URL = "https://www.council.example/crm-photos"
 
 
 def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backend]:
@@ -401,13 +422,17 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
             "code": "GR", "attributes": {"service": "{category}", "usrn": "{location}",
                                          "fixmystreet_id": "{reference}"}}}}
     ).services["Roads"]}})
+    media = tmp_path / "media"  # what the council's web server publishes at MEDIA_URL
+    media.mkdir()
     with ExitStack() as stack:
-        double = stack.enter_context(open311_double(**double_options))
+        double = stack.enter_context(open311_double(lists_posted_updates=True,
+                                                    **double_options))
 
         def connect(url: str = double.url, api_key: str = double.api_key) -> Connector:
             made = Open311Connector(
                 Open311Settings(url=url, api_key=SecretStr(api_key), format=fmt,
-                                jurisdiction_id=double.jurisdiction_id, timeout_seconds=5),
+                                jurisdiction_id=double.jurisdiction_id, timeout_seconds=5,
+                                media_folder=str(media), media_url=MEDIA_URL),
                 ConnectorContext(tmp_path, mapping))
             stack.callback(made.close)
             return made
@@ -416,7 +441,7 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
             name=f"open311-{fmt}", connector=connect(), mapping=mapping,
             destination=ServiceDestination(id="roads", name="Roads", crm_target="Roads",
                                            response_days=10, contact="roads@example.gov.uk"),
-            officer=Open311ContractOfficer(double, mapping), reconnect=connect,
+            officer=Open311ContractOfficer(double, mapping, media), reconnect=connect,
             reject=lambda c: c.add_note("999999", Note("follow-up", "cllr-x")),
             reason="Service request 999999 not found",
             unreachable=lambda: connect(url=f"http://127.0.0.1:{closed_port()}/open311/v2"),
@@ -426,13 +451,15 @@ def _open311(tmp_path: Path, fmt: str, **double_options: Any) -> Iterator[Backen
         assert not double.problems, double.problems
 
 
-@backend_factory("open311-json", features={"credentials", "faults"})
+@backend_factory("open311-json", features={"credentials", "faults", "attachments"})
 def open311_json(tmp_path: Path) -> Iterator[Backend]:
-    """GeoReport v2 in JSON, with mySociety's servicerequestupdates."""
+    """GeoReport v2 in JSON, with mySociety's servicerequestupdates, listing the updates
+    clients post back (as a Confirm behind open311-adapter publishing update text does);
+    photos published in a folder under MEDIA_URL."""
     yield from _open311(tmp_path, "json")
 
 
-@backend_factory("open311-xml", features={"credentials", "faults"})
+@backend_factory("open311-xml", features={"credentials", "faults", "attachments"})
 def open311_xml(tmp_path: Path) -> Iterator[Backend]:
     """GeoReport v2 in XML, answering a create with a token (as open311-adapter's recorded
     Merton backend does) that resolves at the first look-up."""

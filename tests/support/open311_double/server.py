@@ -11,6 +11,10 @@ Knobs, for tests and the benchmark:
   answers without an id for the first ``token_pending`` look-ups, then with it.
 - ``updates_extension``: mySociety's servicerequestupdates (GET and POST); off, those
   paths answer a plain 404 as a server without the extension does.
+- ``lists_posted_updates``: updates clients post (notes, photos by ``media_url``) are
+  listed back by GET servicerequestupdates, as a back office that logs them does (a
+  Confirm behind open311-adapter, with its update text published); off, only officers'
+  updates are listed. Either way a repeated update_id is kept again, not de-duplicated.
 - ``updated_after``: GET requests takes an ``updated_after`` filter (not in GeoReport v2;
   some servers have it); off, it is refused as an unknown parameter.
 - ``fail_next(route, kind)`` / ``fail_share``: ``refused`` (the connection is reset
@@ -63,7 +67,8 @@ class _Answer(Exception):
 class Open311Double:
     def __init__(self, *, api_key: str = "double-api-key", jurisdiction_id: str = "council",
                  tokens: bool = False, token_pending: int = 1, updates_extension: bool = True,
-                 updated_after: bool = True, fail_share: float = 0.0, seed: int = 11,
+                 updated_after: bool = True, lists_posted_updates: bool = False,
+                 fail_share: float = 0.0, seed: int = 11,
                  retry_after: str = "0") -> None:
         self.api_key = api_key
         self.jurisdiction_id = jurisdiction_id
@@ -71,6 +76,7 @@ class Open311Double:
         self.token_pending = token_pending
         self.updates_extension = updates_extension
         self.updated_after = updated_after
+        self.lists_posted_updates = lists_posted_updates
         self.fail_share = fail_share
         self.retry_after = retry_after
         self.state = State()
@@ -225,10 +231,16 @@ class Open311Double:
         parse_time(query["updated_datetime"])
         if query["status"].lower() not in UPDATE_STATUSES:
             raise Invalid(f"status {query['status']} is not an update status")
+        media = [value for name, value in params if name == "media_url"]
+        for url in media:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+                raise Invalid(f"media_url '{url}' is not an http(s) URI")
         if query["service_request_id"] not in self.state.requests:
             raise _Answer(400, f"Service request {query['service_request_id']} not found")
-        self.state.note(query["service_request_id"], query)
-        return "service_request_updates", [{"update_id": f"n{query['update_id']}"}]
+        update_id = self.state.note(query["service_request_id"], query,
+                                    listed=self.lists_posted_updates)
+        return "service_request_updates", [{"update_id": update_id}]
 
 
 def render(fmt: str, root: str, data: Any) -> bytes:

@@ -4,7 +4,9 @@ Services come from the recorded ``services.xml`` (mySociety's Merton fixture: GR
 Graffiti, with metadata) with the recorded ``service.xml`` definition served for it, plus
 one service of the double's own with no attributes (POT). Requests get numeric ids; each
 officer action is an update with its own ``update_id`` (mySociety's servicerequestupdates)
-and moves the request's own GeoReport status (open / closed) and ``status_notes``.
+and moves the request's own GeoReport status (open / closed) and ``status_notes``. Updates
+clients post are kept on the request as posted (``notes``), every one: like
+open311-adapter, the double does not de-duplicate them on ``update_id``.
 """
 
 from __future__ import annotations
@@ -71,11 +73,12 @@ class Update:
     status: str
     at: datetime
     description: str
+    media_url: str = ""
 
     def public(self) -> dict[str, Any]:
         return {"update_id": self.update_id, "service_request_id": self.service_request_id,
                 "status": self.status, "updated_datetime": stamp(self.at),
-                "description": self.description, "media_url": ""}
+                "description": self.description, "media_url": self.media_url}
 
 
 @dataclass
@@ -150,9 +153,19 @@ class State:
             request.updated = update.at
             return update
 
-    def note(self, request_id: str, form: dict[str, str]) -> None:
+    def note(self, request_id: str, form: dict[str, str], listed: bool = False) -> str:
+        """A client's update, kept as posted (a repeat with the same update_id is kept
+        again: open311-adapter does not de-duplicate on it); with ``listed``, also listed
+        by servicerequestupdates, as a back office that logs it does. Returns the server's
+        own id for it."""
         with self.lock:
             self.requests[request_id].notes.append(form)
+            update_id = f"p{next(self._updates)}"
+            if listed:
+                self.updates.append(Update(update_id, request_id, form["status"].lower(),
+                                           datetime.now(UTC), form["description"],
+                                           form.get("media_url", "")))
+            return update_id
 
     def listed(self, query: dict[str, str], updated_after: str | None) -> list[Request]:
         from .validate import parse_time
