@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from connectors.open311_mapping import ContactField
 from connectors.open311_wire import Format
+from connectors.settings_fields import http_base_url
 from crm_bridge.extras import missing_extra
 
 __all__ = ["Open311Settings"]
@@ -58,10 +59,7 @@ class Open311Settings(BaseModel):
     @field_validator("url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// on a trusted network)")
-        return value
+        return http_base_url(value)
 
     @field_validator("media_url")
     @classmethod

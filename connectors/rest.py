@@ -48,24 +48,21 @@ from connectors.base import (
     CursorMark,
     Note,
 )
-from connectors.rest_auth import HeaderAuth, OAuth2ClientCredentials, OAuth2Settings
-from connectors.rest_client import Answer, Paging, RestClient, pages
-from connectors.rest_mapping import (
-    URL_FIELDS,
-    Endpoint,
+from connectors.rest_answers import (
     FoundCase,
     MalformedAnswer,
     RemoteCase,
     RemoteEvent,
-    RestMapping,
-    case_values,
     listed,
     pick,
-    render,
-    render_body,
     value_at,
 )
+from connectors.rest_auth import HeaderAuth, OAuth2ClientCredentials, OAuth2Settings
+from connectors.rest_client import Answer, Paging, RestClient, pages
+from connectors.rest_mapping import URL_FIELDS, Endpoint, RestMapping
 from connectors.rest_paths import MISSING
+from connectors.rest_send import case_values, render, render_body
+from connectors.settings_fields import http_base_url
 from crm_bridge.errors import ConfigError, PermanentError, TransientError
 from crm_bridge.models import Enquiry, ServiceDestination
 
@@ -105,10 +102,7 @@ class RestSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// on a trusted network)")
-        return value
+        return http_base_url(value)
 
 
 class RestConnector:

@@ -7,17 +7,16 @@ type, so an enquiry with no location sends ``null`` rather than ``""``. Unknown 
 are refused when the mapping is loaded, with "did you mean", not when the first enquiry is.
 
 Answers are read through dotted paths (``"data.case.id"``; ``""`` is the whole body) into
-the small pydantic models below, so every answer the CRM gives is validated before any
-of it is used: a missing id or an unreadable timestamp is a ``MalformedAnswer``.
+small pydantic models (``connectors/rest_answers.py``), so every answer the CRM gives is
+validated before any of it is used: a missing id or an unreadable timestamp is a
+``MalformedAnswer``.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,34 +24,22 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from connectors.base import BaseMapping
-from connectors.rest_paths import MISSING, Path, PathError, body_key
+from connectors.rest_paths import PathError, body_key
 from connectors.rest_paths import parse as parse_path
-from crm_bridge.models import Enquiry, ServiceDestination
 from crm_bridge.suggest import unknown
 
 __all__ = [
     "CASE_FIELDS",
     "CONSTITUENT_FIELDS",
     "Endpoint",
-    "FoundCase",
     "Lookup",
-    "MalformedAnswer",
-    "RemoteCase",
-    "RemoteEvent",
     "RestMapping",
-    "case_values",
-    "listed",
-    "pick",
-    "render",
-    "render_body",
-    "value_at",
 ]
 
 CONSTITUENT_FIELDS = ("name", "address", "postcode", "email", "phone", "uprn")
@@ -63,15 +50,11 @@ NOTE_FIELDS = ("text", "author", "kind", "case_id")
 URL_FIELDS = ("case_id", "external_ref", "since", "value")
 
 
-class MalformedAnswer(ValueError):
-    """The CRM answered 2xx with JSON that is not what the mapping says it sends."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _placeholders(template: str) -> list[str]:
+def placeholders(template: str) -> list[str]:
     try:
         return [name for _, name, _, _ in string.Formatter().parse(template)
                 if name is not None]
@@ -81,7 +64,7 @@ def _placeholders(template: str) -> list[str]:
 
 
 def _check_template(template: str, allowed: tuple[str, ...]) -> str:
-    for name in _placeholders(template):
+    for name in placeholders(template):
         if name not in allowed:
             raise ValueError(unknown("placeholder", name, list(allowed)))
     return template
@@ -139,7 +122,7 @@ class Endpoint(_Strict):
 
     def placeholders(self) -> set[str]:
         return {name for template in (self.path, *self.query.values())
-                for name in _placeholders(template)}
+                for name in placeholders(template)}
 
 
 class Endpoints(_Strict):
@@ -188,7 +171,7 @@ class Auth(_Strict):
     @field_validator("value")
     @classmethod
     def _value(cls, value: str) -> str:
-        if _placeholders(value) != ["token"]:
+        if placeholders(value) != ["token"]:
             raise ValueError("must hold {token} once, e.g. 'Bearer {token}'")
         return value
 
@@ -319,7 +302,7 @@ class RestMapping(BaseMapping):
     @field_validator("idempotency_value")
     @classmethod
     def _idempotency_value(cls, value: str) -> str:
-        if _placeholders(value) != ["key"]:
+        if placeholders(value) != ["key"]:
             raise ValueError("must hold {key} once, e.g. '{key}' or '\"{key}\"'")
         return value
 
@@ -339,7 +322,7 @@ class RestMapping(BaseMapping):
     def _case_body(cls, value: dict[str, str]) -> dict[str, str]:
         for template in value.values():
             _check_template(template, CASE_FIELDS)
-        if not any(_placeholders(t) == ["id"] for t in value.values()):
+        if not any(placeholders(t) == ["id"] for t in value.values()):
             raise ValueError("must send the enquiry's id ({id}) in a field the find endpoint "
                              "searches: it is what stops a retry opening a second case")
         return value
@@ -355,7 +338,7 @@ class RestMapping(BaseMapping):
     def _consistent(self) -> RestMapping:
         shared = {f"constituent_{name}" for name in self.constituent_fields}
         for template in self.case_body.values():
-            for name in _placeholders(template):
+            for name in placeholders(template):
                 if name.startswith("constituent_") and name not in shared:
                     raise ValueError(f"case_body uses {{{name}}} but constituent_fields does "
                                      f"not list '{name.removeprefix('constituent_')}'")
@@ -363,7 +346,7 @@ class RestMapping(BaseMapping):
             raise ValueError("cursor kind 'token' needs updates.event.cursor: where each "
                              "change's resume token is")
         if "case_id" not in self.endpoints.add_note.placeholders() and not any(
-                "case_id" in _placeholders(t) for t in self.note_body.values()):
+                "case_id" in placeholders(t) for t in self.note_body.values()):
             raise ValueError("endpoints.add_note must use {case_id} in its path or query, or "
                              "note_body in a field: it names the case the note is for")
         if self.created_id is not None and self.created_id_header is not None:
@@ -382,143 +365,3 @@ def _check_lookups(lookups: Mapping[str, Any], where: list[tuple[str, str | None
 
 
 # -- filling templates ----------------------------------------------------------------------
-
-
-def render(template: str, values: Mapping[str, Any]) -> Any:
-    """``template`` filled from ``values``; a lone placeholder keeps its value's type."""
-    names = _placeholders(template)
-    if len(names) == 1 and template == f"{{{names[0]}}}":
-        return values.get(names[0])
-    return template.format_map({k: "" if v is None else v for k, v in values.items()})
-
-
-def render_body(templates: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON object from ``templates``; a dotted field name makes nested objects (a part in
-    single quotes keeps its dots: ``'customerid_account@odata.bind'``)."""
-    body: dict[str, Any] = {}
-    for field, template in templates.items():
-        *parents, leaf = body_key(field)
-        node = body
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = render(template, values)
-    return body
-
-
-def case_values(mapping: RestMapping, enquiry: Enquiry,
-                destination: ServiceDestination) -> dict[str, Any]:
-    """What the case body's placeholders stand for; only the listed constituent details."""
-    person = enquiry.constituent.model_dump()
-    values: dict[str, Any] = {
-        "id": str(enquiry.id), "reference": enquiry.reference, "category": enquiry.category_id,
-        "service": destination.name, "crm_target": destination.crm_target,
-        "description": enquiry.description, "location": enquiry.location,
-        "ward": enquiry.ward_id, "member": enquiry.member_id, "channel": enquiry.channel.value,
-        "received_at": enquiry.received_at.astimezone(UTC).isoformat(),
-        "target_date": enquiry.target_date.isoformat(),
-    }
-    for name in mapping.constituent_fields:
-        values[f"constituent_{name}"] = person.get(name)
-    return values
-
-
-# -- reading answers ------------------------------------------------------------------------
-
-Lookup_ = Callable[[str, Any], Any]
-
-
-@lru_cache(maxsize=512)
-def _parsed(path: str) -> Path:
-    return parse_path(path)
-
-
-def pick(data: Any, path: str | None, lookup: Lookup_ | None = None) -> Any:
-    """The value at ``path`` in ``data`` ("" is ``data``); MISSING when absent."""
-    if path is None:
-        return MISSING
-    return _parsed(path).read(data, lookup)
-
-
-def value_at(data: Any, path: str | None, lookup: Lookup_ | None = None) -> Any:
-    """``pick``, with None for what is absent."""
-    found = pick(data, path, lookup)
-    return None if found is MISSING else found
-
-
-def _read(model: type[BaseModel], data: Any, paths: BaseModel, what: str,
-          lookup: Lookup_ | None, only: tuple[str, ...] | None = None) -> Any:
-    fields = {name: value for name, path in paths.model_dump().items()
-              if (only is None or name in only)
-              and (value := pick(data, path, lookup)) is not MISSING}
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"])
-        where = getattr(paths, field, field) if field else "the body"
-        raise MalformedAnswer(f"{what} without a usable '{where}': {first['msg']}") from None
-
-
-class _Remote(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True,
-                              str_strip_whitespace=True)
-
-    @field_validator("at", "updated_at", mode="after", check_fields=False)
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        """A time without an offset is taken as UTC, the only safe reading of it."""
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC) if value is not None else None
-
-
-class FoundCase(_Remote):
-    """A case as the find endpoint lists it: its id, and the enquiry id it carries."""
-
-    id: str = Field(min_length=1)
-    external_ref: str | None = None
-
-    @classmethod
-    def read(cls, data: Any, mapping: RestMapping, what: str) -> FoundCase:
-        case: FoundCase = _read(cls, data, mapping.case, what, None,
-                                only=("id", "external_ref"))
-        return case
-
-
-class RemoteCase(_Remote):
-    id: str = Field(min_length=1)
-    external_ref: str | None = None
-    status: str = Field(min_length=1)
-    response: str | None = None
-    updated_at: datetime | None = None
-
-    @classmethod
-    def read(cls, data: Any, mapping: RestMapping, what: str,
-             lookup: Lookup_ | None = None) -> RemoteCase:
-        case: RemoteCase = _read(cls, data, mapping.case, what, lookup)
-        return case
-
-
-class RemoteEvent(_Remote):
-    id: str = Field(min_length=1)
-    case_id: str = Field(min_length=1)
-    external_ref: str | None = None
-    at: datetime
-    status: str | None = None
-    response: str | None = None
-    actor: str | None = None
-    cursor: str | None = None
-
-    @classmethod
-    def read(cls, data: Any, mapping: RestMapping, what: str,
-             lookup: Lookup_ | None = None) -> RemoteEvent:
-        event: RemoteEvent = _read(cls, data, mapping.updates.event, what, lookup)
-        return event
-
-
-def listed(data: Any, path: str, what: str) -> list[Any]:
-    """The list at ``path``, or MalformedAnswer."""
-    found = pick(data, path)
-    if not isinstance(found, list):
-        raise MalformedAnswer(f"{what} without a list at '{path or 'the body'}'")
-    return found

@@ -62,6 +62,7 @@ from connectors.rt_mapping import (
     ticket_payload,
     units_from_history,
 )
+from connectors.settings_fields import http_base_url
 from crm_bridge.errors import PermanentError
 from crm_bridge.models import Enquiry, ServiceDestination
 
@@ -112,10 +113,7 @@ class RtSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with https:// (or http:// on a trusted network)")
-        return value.removesuffix("/REST/2.0").rstrip("/")
+        return http_base_url(value).removesuffix("/REST/2.0").rstrip("/")
 
     @model_validator(mode="after")
     def _one_login(self) -> Self:

@@ -31,16 +31,29 @@ import base64
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from connectors.retry_after import retry_after_seconds
+from connectors.rt_answers import (
+    AttachmentInfo,
+    AttachmentRow,
+    Created,
+    CustomFieldInfo,
+    Info,
+    QueueInfo,
+    Ref,
+    Ticket,
+    TicketRow,
+    Txn,
+    _Page,
+    _Problem,
+)
 from crm_bridge.errors import AuthError, PermanentError, TransientError
 
 __all__ = [
@@ -49,6 +62,7 @@ __all__ = [
     "CustomFieldInfo",
     "NotFound",
     "QueueInfo",
+    "Ref",
     "RtClient",
     "Ticket",
     "TicketRow",
@@ -67,144 +81,6 @@ PER_PAGE = 100  # RT's maximum page size
 class NotFound(PermanentError):
     """RT answered 404: the ticket, queue or field asked for does not exist (for RT's API,
     as the bridge's account sees it)."""
-
-
-# -- what RT answers (only the fields the bridge reads; RT sends many more) --------------------
-
-
-class _Rt(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True,
-                              coerce_numbers_to_str=True)
-
-
-class Ref(_Rt):
-    """A link to another record: RT gives ids as numbers in some places and strings in others."""
-
-    id: str
-    type: str | None = None
-    url: str | None = Field(default=None, alias="_url")
-
-
-class Link(_Rt):
-    ref: str
-    type: str | None = None
-
-
-class Created(_Rt):
-    id: str
-
-
-class Info(_Rt):
-    version: str = Field(alias="Version")
-
-
-class CustomFieldValues(_Rt):
-    id: str
-    name: str
-    values: list[str] = Field(default_factory=list)
-
-
-class TicketRow(_Rt):
-    """A search result with the fields the bridge asks for."""
-
-    id: str
-    last_updated: datetime = Field(alias="LastUpdated")
-    status: str = Field(alias="Status")
-    created: datetime | None = Field(default=None, alias="Created")
-    creator: Ref | None = Field(default=None, alias="Creator")
-    last_updated_by: Ref | None = Field(default=None, alias="LastUpdatedBy")
-    custom_fields: list[CustomFieldValues] = Field(default_factory=list, alias="CustomFields")
-    requestors: list[Ref] = Field(default_factory=list, alias="Requestor")
-
-    def cf(self, name: str) -> str | None:
-        return _cf(self.custom_fields, name)
-
-
-class Ticket(TicketRow):
-    subject: str = Field(alias="Subject")
-    queue: Ref = Field(alias="Queue")
-    hyperlinks: list[Link] = Field(default_factory=list, alias="_hyperlinks")
-
-    def may(self, action: str) -> bool:
-        """RT lists the 'comment' (or 'correspond') link only when the caller holds the right."""
-        return any(link.ref == action for link in self.hyperlinks)
-
-
-class Txn(_Rt):
-    """A transaction: one change in a ticket's history."""
-
-    id: str
-    type: str = Field(alias="Type")
-    created: datetime = Field(alias="Created")
-    creator: Ref = Field(alias="Creator")
-    field: str = Field(default="", alias="Field")
-    old_value: str | None = Field(default=None, alias="OldValue")
-    new_value: str | None = Field(default=None, alias="NewValue")
-
-
-class AttachmentRow(_Rt):
-    id: str
-    filename: str = Field(default="", alias="Filename")
-    content_type: str = Field(default="", alias="ContentType")
-    subject: str = Field(default="", alias="Subject")
-    transaction_id: str = Field(default="", alias="TransactionId")
-
-    @field_validator("transaction_id", mode="before")
-    @classmethod
-    def _id_of_link(cls, value: Any) -> Any:
-        """RT 5.0 gives the bare id; a link object ({"id": ...}) is taken too."""
-        return value.get("id", "") if isinstance(value, dict) else value
-
-
-class AttachmentInfo(AttachmentRow):
-    content: str = Field(default="", alias="Content")  # base64 of the stored bytes
-    headers: str = Field(default="", alias="Headers")
-
-
-class QueueInfo(_Rt):
-    id: str
-    name: str = Field(alias="Name")
-    lifecycle: str = Field(default="default", alias="Lifecycle")
-    disabled: str = Field(default="0", alias="Disabled")
-    ticket_custom_fields: list[CustomFieldValues] = Field(
-        default_factory=list, alias="TicketCustomFields")
-    hyperlinks: list[Link] = Field(default_factory=list, alias="_hyperlinks")
-
-    def custom_field_names(self) -> set[str]:
-        return {cf.name for cf in self.ticket_custom_fields}
-
-    def can_create_tickets(self) -> bool:
-        """RT lists the 'create ticket' link only when the caller may create tickets here."""
-        return any(link.ref == "create" and link.type == "ticket" for link in self.hyperlinks)
-
-
-class CustomFieldInfo(_Rt):
-    id: str
-    name: str = Field(alias="Name")
-    type: str = Field(default="", alias="Type")
-    lookup_type: str = Field(default="", alias="LookupType")
-    disabled: str = Field(default="0", alias="Disabled")
-
-
-class _Page(_Rt):
-    """RT leaves ``pages`` and ``total`` null when it would have to check rights on every
-    match to count them (any account but a superuser), so paging follows the items."""
-
-    items: list[dict[str, Any]]
-    page: int = 1
-    pages: float | None = None
-    next_page: str | None = None
-
-
-class _Problem(_Rt):
-    message: str = ""
-
-
-def _cf(values: list[CustomFieldValues], name: str) -> str | None:
-    for cf in values:
-        if cf.name == name and cf.values:
-            return cf.values[0]
-    return None
 
 
 # -- authentication -----------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from support.crm_standin import REJECT_MARK, CrmStandin, Faults, crm_standin
 
 from connectors.base import CaseUpdate, Connector, ConnectorContext, CursorMark, Note
 from connectors.rest import RestConnector, RestSettings
+from connectors.rest_answers import MalformedAnswer, RemoteEvent
 from connectors.rest_client import retry_after_seconds
-from connectors.rest_mapping import MalformedAnswer, RemoteEvent, RestMapping
+from connectors.rest_mapping import RestMapping
 from crm_bridge.errors import AuthError, ConfigError, PermanentError, TransientError
 from crm_bridge.models import ServiceDestination
 from crm_bridge.sync.retry import RetryPolicy, call_with_retry
