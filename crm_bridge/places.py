@@ -52,13 +52,15 @@ def normalise(text: str | None) -> str:
 _COMPOUNDS = frozenset({"light", "lights", "lamp", "lamps", "lighting", "surface", "sign",
                         "signs", "name", "works", "sweeper", "sweeping", "cleaning", "bench",
                         "benches", "area", "keeper", "ranger"})
+_NOT_AFTER_A_STREET = STREET_WORDS | _COMPOUNDS
+_NOT_A_TOWN = STREET_WORDS | _FILLER
 
 
 def _street_ends(words: list[str]) -> list[int]:
     # A street word preceded by a name ('main street'), not by filler ('the park').
     return [i for i, word in enumerate(words) if word in STREET_WORDS and i > 0
             and words[i - 1] not in _FILLER and not words[i - 1].isdigit()
-            and not (i + 1 < len(words) and words[i + 1] in STREET_WORDS | _COMPOUNDS)]
+            and not (i + 1 < len(words) and words[i + 1] in _NOT_AFTER_A_STREET)]
 
 
 @lru_cache(maxsize=4096)
@@ -86,7 +88,7 @@ def locality(text: str | None) -> str:
     parts = [p for p in (normalise(part) for part in (text or "").split(",")) if p]
     while parts and _DIGIT.search(parts[-1]):
         parts.pop()  # a postcode
-    if len(parts) < 2 or len(parts[-1].split()) > 1 or parts[-1] in STREET_WORDS | _FILLER:
+    if len(parts) < 2 or len(parts[-1].split()) > 1 or parts[-1] in _NOT_A_TOWN:
         return ""
     return parts[-1]
 
