@@ -16,6 +16,7 @@ should cost a cron run seconds, not ``rows × attempts × waits``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -26,7 +27,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
     stop_any,
     wait_exponential_jitter,
 )
@@ -101,12 +101,25 @@ class _PastDeadline(stop_base):
         return self.deadline.passed()
 
 
-def retrying(policy: RetryPolicy, deadline: Deadline | None = None) -> Retrying:
+class _TookTooLong(stop_base):
+    """Stop once ``max_total`` seconds have passed since the first try began."""
+
+    def __init__(self, started: float, limit: float) -> None:
+        self.started, self.limit = started, limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() - self.started >= self.limit
+
+
+def retrying(policy: RetryPolicy, deadline: Deadline | None = None,
+             started: float | None = None) -> Retrying:
     """A tenacity ``Retrying`` for ``policy``: for calls, and for pull's resumable reads.
-    No retry starts once ``deadline`` has passed."""
+    No retry starts once ``deadline`` has passed; ``max_total`` counts from ``started``
+    (``time.monotonic()``; now when not given)."""
     backoff = _jittered_backoff(policy)
     stops: list[stop_base] = [stop_after_attempt(policy.attempts),
-                              stop_after_delay(policy.max_total),
+                              _TookTooLong(time.monotonic() if started is None else started,
+                                           policy.max_total),
                               _AskedToWaitTooLong(policy.max_wait)]
     if deadline is not None:
         stops.append(_PastDeadline(deadline))
@@ -126,8 +139,24 @@ def retrying(policy: RetryPolicy, deadline: Deadline | None = None) -> Retrying:
 def call_with_retry(policy: RetryPolicy, call: Callable[[], T],
                     deadline: Deadline | None = None) -> T:
     """``call()``, retried on TransientError as ``policy`` (and ``deadline``) allows; its last
-    error re-raised."""
-    result: Any = retrying(policy, deadline)(call)
+    error re-raised.
+
+    The first try is made directly: most calls succeed, and a push makes one per enquiry.
+    Only after a TransientError is tenacity asked, and it is handed that first failure as
+    its own first attempt (so the count, the wait and ``max_total`` are as if it had made
+    it)."""
+    started = time.monotonic()
+    try:
+        return call()
+    except TransientError as error:
+        failed: list[TransientError] = [error]
+
+    def again() -> T:
+        if failed:
+            raise failed.pop()
+        return call()
+
+    result: Any = retrying(policy, deadline, started)(again)
     return result  # type: ignore[no-any-return]
 
 
