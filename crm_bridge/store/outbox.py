@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Engine, bindparam, func, or_, select, update
 
 from crm_bridge.store.tables import outbox
 
@@ -85,10 +85,17 @@ class Claim:
                 yield conn
 
 
-def _pending(now: datetime) -> Any:
+def _pending(now: datetime | BindParameter[Any]) -> Any:
     return (outbox.c.state == "pending") & or_(
         outbox.c.not_before.is_(None), outbox.c.not_before <= now
     )
+
+
+# A page of pending rows after ``last_id`` (SQLite), built once: a sync may ask for many.
+_PAGE = (select(outbox).where(_pending(bindparam("now", type_=outbox.c.not_before.type)),
+                              outbox.c.id > bindparam("last_id"))
+         .order_by(outbox.c.id).limit(500))
+_PAGE_OF_KINDS = _PAGE.where(outbox.c.kind.in_(bindparam("kinds", expanding=True)))
 
 
 def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None,
@@ -107,19 +114,18 @@ def claims(engine: Engine, now: datetime, kinds: tuple[str, ...] | None = None,
     the caller closes the generator after recording it (``close()``); a claim the caller
     stopped at without recording is rolled back, its row left pending.
     """
-    condition = _pending(now)
-    if kinds:
-        condition = condition & outbox.c.kind.in_(kinds)
     if engine.dialect.name == "postgresql":
+        condition = _pending(now)
+        if kinds:
+            condition = condition & outbox.c.kind.in_(kinds)
         yield from _locked_claims(engine, condition, mark_started)
         return
+    page = _PAGE_OF_KINDS if kinds else _PAGE
+    values: dict[str, Any] = {"now": now, "kinds": list(kinds or ())}
     last_id = 0
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(outbox).where(condition & (outbox.c.id > last_id))
-                .order_by(outbox.c.id).limit(500)
-            ).all()
+            rows = conn.execute(page, {**values, "last_id": last_id}).all()
         if not rows:
             return
         for row in rows:

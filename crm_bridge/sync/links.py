@@ -60,26 +60,13 @@ def fold_note(row: Any, config: CouncilConfig, primary_reference: str) -> Note:
 
 
 class Folding:
-    """Push's side: which claims of a batch have links, and folding one into a case."""
+    """Push's side: folding an enquiry that has links (push reads which have, with the
+    enquiry) into a linked enquiry's case."""
 
     def __init__(self, engine: Engine, connector: Connector, config: CouncilConfig,
                  policy: RetryPolicy, now: datetime) -> None:
         self.engine, self.connector, self.config = engine, connector, config
         self.policy, self.now = policy, now
-        self._linked: set[str] = set()
-
-    def prepare(self, claims: Sequence[Claim]) -> None:
-        """Read, in one query, which of a batch's enquiries to be sent have links."""
-        ids = sorted({c.enquiry_id for c in claims if c.kind == "create_case"})
-        x = enquiry_links.c
-        self._linked = set()
-        with self.engine.connect() as conn:
-            for chunk in _chunks(ids):
-                self._linked.update(conn.execute(select(x.enquiry_id).where(
-                    x.enquiry_id.in_(chunk), x.unlinked_at.is_(None))).scalars())
-
-    def may_fold(self, enquiry_id: str) -> bool:
-        return enquiry_id in self._linked
 
     def target(self, enquiry_id: str, service_id: str) -> Any:
         """The linked enquiry for the same service already on an open CRM case (the

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, bindparam, case, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, exists, or_, select, update
 
 from connectors.base import CaseRef, Connector, Note
 from crm_bridge.config.schema import CouncilConfig
@@ -59,7 +59,7 @@ from crm_bridge.store.outbox import (
     mark_failed,
     mark_retry,
 )
-from crm_bridge.store.tables import enquiries
+from crm_bridge.store.tables import enquiries, enquiry_links
 from crm_bridge.sync.attachments import KIND as ATTACHMENT
 from crm_bridge.sync.attachments import send_attachment
 from crm_bridge.sync.deadline import Deadline
@@ -77,7 +77,10 @@ BATCH = 100
 HOLD_AT_MOST = 0.5
 """Seconds an enquiry read ahead stays fresh, and an opened case may wait to be recorded."""
 
-_ENQUIRIES = select(enquiries).where(enquiries.c.id.in_(bindparam("ids", expanding=True)))
+# Each enquiry with whether it has a link (``Folding`` then looks for a case to add it to).
+_ENQUIRIES = select(enquiries, exists().where(
+    enquiry_links.c.enquiry_id == enquiries.c.id, enquiry_links.c.unlinked_at.is_(None)
+).label("has_links")).where(enquiries.c.id.in_(bindparam("ids", expanding=True)))
 _UNSENT = (Status.LOGGED.value, Status.FAILED_TO_SEND.value)
 # The case reference, and `sent` unless the CRM's own status got there first.
 _RECORD_SENT = (
@@ -140,7 +143,6 @@ class _Push:
             for batch in _batches(pending):
                 self.fresh = self.mark_started(batch)
                 ahead = _ReadAhead(self.engine, batch)
-                self.folding.prepare(batch)
                 for position, claim in enumerate(batch):
                     if self.deadline.passed():  # between rows: the rest wait for the next run
                         self.report.stopped_at_deadline("push")
@@ -229,7 +231,7 @@ class _Push:
         except ValidationError as exc:  # edited by hand in the store: say so, go on
             raise PermanentError(f"the stored enquiry is not valid: {exc.errors()[0]['msg']} "
                                  f"({'.'.join(map(str, exc.errors()[0]['loc']))})") from None
-        if self.folding.may_fold(claim.enquiry_id):
+        if row.has_links:
             self.opened.write()  # a linked enquiry's case opened in this run must be seen
             if self.folding.fold(claim, row):
                 self.report.pushed += 1
@@ -329,7 +331,8 @@ def _batches(pending: Iterator[Claim]) -> Iterator[list[Claim]]:
 
 
 def _read(engine: Engine, ids: Sequence[str]) -> dict[str, Any]:
-    """The enquiries rows for ``ids`` (a purged enquiry is missing)."""
+    """The enquiries rows for ``ids`` (a purged enquiry is missing), each with
+    ``has_links``."""
     with engine.connect() as conn:
         return {row.id: row for row in conn.execute(_ENQUIRIES, {"ids": list(ids)})}
 
