@@ -33,9 +33,13 @@ from cli_support import CRM_BRIDGE
 __all__ = ["Harness"]
 
 _PAUSE_AT = 0.8
-"""Seconds after its start a standby is stopped, if it has logged nothing yet: still in
-Python's imports (a second or more of CPU), or at worst just connected to the store. Its
-first log line comes before its first transaction, so a stopped standby holds no lock."""
+"""Seconds after its start a standby is stopped, if it has logged nothing yet: on a busy
+machine still in Python's imports (a second or more of CPU). On a quiet one it may be past
+them, in the store before its first log line (the first is often a CRM call): a stopped
+process holding SQLite's write lock, or a PostgreSQL transaction, would stall every other
+writer. So, once stopped, a standby with the store open (``_has_store_open``) is let go
+again at once; one that has none holds no lock."""
+_STORE_FILES = (".db", ".db-wal", ".db-shm", ".db-journal")
 _WORK = (b" connectors.", b" crm_bridge.")
 """Log lines from the bridge's own loggers: the run is at work (not importing)."""
 
@@ -167,9 +171,11 @@ class Harness:
         if (not waiting.paused and not waiting.paused_once and waiting.process.poll() is None
                 and time.monotonic() - waiting.started >= _PAUSE_AT):
             waiting.paused_once = True
-            if not waiting.log.stat().st_size:  # still importing: nothing open in the store
+            if not waiting.log.stat().st_size:  # likely still importing
                 waiting.process.send_signal(signal.SIGSTOP)
-                waiting.paused = True
+                waiting.paused = not _has_store_open(waiting.process.pid)
+                if not waiting.paused:  # too late: it may hold a lock; let it finish
+                    waiting.process.send_signal(signal.SIGCONT)
         if not (self._ended(run) or (self._due(run) and self._kill(run))):
             return
         if self._ended(waiting):
@@ -201,3 +207,23 @@ class Harness:
     def log_text(self) -> str:
         return "\n".join(log.read_text(encoding="utf-8", errors="replace")
                          for log in self._logs)
+
+
+def _has_store_open(pid: int) -> bool:
+    """Whether a (stopped) process has the store open: a SQLite file, or a socket (a
+    PostgreSQL connection; nothing else opens one before the store). Waits, briefly, for the
+    stop to take effect, so what is read is what it holds while stopped."""
+    for _ in range(200):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False  # gone
+        if state in ("T", "t"):
+            break
+        time.sleep(0.001)
+    try:
+        targets = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return False
+    return any(t.startswith("socket:") or t.endswith(_STORE_FILES) for t in targets)
+
