@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -134,20 +135,21 @@ def test_one_enquiry_shows_the_whole_lifecycle(small: tuple[Path, dict[str, Any]
 
 def test_linked_duplicates_make_one_crm_case_and_both_get_its_answer(
         small: tuple[Path, dict[str, Any]]) -> None:
-    """Members' services link the planted duplicates: most before the second is sent (one
-    case in the CRM for the pair), some after (each keeps its case)."""
+    """Members' services run the duplicate check on each repeated problem before it is sent
+    and link what it finds: every planted duplicate is found, and each pair is one CRM case
+    whose answer both enquiries get."""
     directory, figures = small
     linked = figures["linked"]
-    late = linked["pairs"] - linked["one_case"]
-    assert linked["one_case"] > late > 0
-    assert linked["pairs"] <= figures["raised_with_a_second_ward_member"]
+    assert 0 < linked["checked"] <= figures["raised_with_a_second_ward_member"]
+    assert linked["pairs"] == linked["checked"], "every planted duplicate found and linked"
+    assert linked["one_case"] == linked["pairs"] == linked["cases"]
     rows = listed(directory)
     by_case: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_case.setdefault(row["crm_ref"], []).append(row)
     shared = [pair for pair in by_case.values() if len(pair) > 1]
-    assert len(shared) == linked["one_case"]
-    assert linked["cases"] == linked["one_case"] + 2 * late
+    assert len(shared) == linked["pairs"]
+    assert all(len(pair) == 2 for pair in shared)
     crm = LocalCaseStore(directory / "local-crm.db")
     try:
         assert len(crm.queue(include_done=True)) == len(rows) - linked["one_case"]
@@ -209,8 +211,14 @@ def test_the_command_prints_a_plain_summary(tmp_path: Path) -> None:
     figures = store_figures(listed(tmp_path / "tmp"))
     assert f"{figures['logged']} enquiries logged" in out
     assert "every enquiry has a CRM case" in out
-    assert re.search(r"\d+ pairs of them linked by members' services as the same issue, "
-                     r"making \d+ CRM cases", out), out
+    linked = re.search(r"(\d+) of them found by the duplicate check and linked by members' "
+                       r"services\n    before the second was sent: (\d+) pairs on one CRM case "
+                       r"each \((\d+) cases\)", out)
+    assert linked is not None, out
+    pairs = len([c for c in Counter(r["crm_ref"] for r in listed(tmp_path / "tmp")).values()
+                 if c == 2])
+    assert [int(n) for n in linked.groups()] == [pairs, pairs, pairs]
+    assert "not found by the check" not in out
     answered = re.search(r"(\d+) answered by the service: (\d+) on time \(\d+%\), (\d+) late",
                          out)
     assert answered is not None

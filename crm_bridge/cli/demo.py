@@ -56,13 +56,16 @@ def _percent(part: int, whole: int) -> str:
 
 def _linked_lines(result: DemoResult) -> list[str]:
     links = result.links
-    if not links.pairs:
+    if not links.checked:
         return []
-    late = links.pairs - links.one_case
-    return [f"  {links.pairs} pairs of them linked by members' services as the same issue, "
-            f"making {links.cases} CRM cases:",
-            f"    {links.one_case} linked before the second was sent (one case for the pair), "
-            f"{late} after both were (a note on each case)"]
+    missed = links.checked - links.pairs
+    lines = [f"  {links.pairs} of them found by the duplicate check and linked by members' "
+             "services",
+             f"    before the second was sent: {links.one_case} pairs on one CRM case each "
+             f"({links.cases} cases)"]
+    if missed:
+        lines.append(f"    {missed} not found by the check, left unlinked (a case each)")
+    return lines
 
 
 def _print(result: DemoResult) -> None:

@@ -11,8 +11,9 @@ Modules: ``workspace`` (the folder), ``places`` and ``texts`` (what enquiries
 say), ``plan`` (who asks what, when), ``fates`` (what services do),
 ``simulate`` (the day-by-day run), ``figures`` (counting the result), ``story``
 (one enquiry start to finish), ``accounts`` (portal sign-ins), ``bulk`` (the stores'
-settings while the demo fills them), ``links`` (members' services linking the duplicates,
-so each pair linked before its second enquiry is sent makes one CRM case). Last, it writes
+settings while the demo fills them), ``links`` (members' services running the duplicate
+check on each repeated problem and linking what it finds before the second enquiry is sent,
+so each pair makes one CRM case). Last, it writes
 the Scrutiny Committee's report for the last complete half-year into ``reports/``
 (crm_bridge.reports.scrutiny).
 """
@@ -134,7 +135,7 @@ def run_demo(directory: Path, enquiries: int = 600, months: int = 18, seed: int 
             first_day=first_day,
             last_day=last_day,
             repeats=sum(1 for p in plans if p.duplicate_of is not None),
-            links=count_links(bridge),
+            links=count_links(bridge, checked=len(links)),
             syncs=syncs,
             figures=count(bridge),
             example=example,

@@ -20,7 +20,7 @@ from connectors.base import BaseMapping, Connector, HasOfficerDesk
 from crm_bridge.app import Bridge
 from crm_bridge.config.schema import CouncilConfig
 from crm_bridge.demo.bulk import bulk_build
-from crm_bridge.demo.links import DemoLink, link_pair
+from crm_bridge.demo.links import DemoLink, link_if_found
 from crm_bridge.demo.plan import PlannedEnquiry
 from crm_bridge.errors import ConfigError, CrmBridgeError
 from crm_bridge.intake import draft_from, log_enquiry
@@ -131,16 +131,20 @@ def _run_days(bridge: Bridge, desk: _Desk, plans: list[PlannedEnquiry],
             case_refs[key] = ref
         return case_refs[key]
 
+    absorbed: set[int] = set()  # duplicates linked before they were sent
     runs = 0
     day = first_day
     while day <= last_day:
         for action in sorted(actions.get(day, ())):
             if action.kind == _LINK:
                 planned = links[action.key]
-                link_pair(bridge, enquiry_ids[planned.first], enquiry_ids[planned.second],
-                          action.at)
+                if link_if_found(bridge, enquiry_ids[planned.first],
+                                 enquiry_ids[planned.second], action.at):
+                    absorbed.add(planned.second)
                 continue
             plan = plans[action.key]
+            if action.kind != _LOG and plan.key in absorbed:
+                continue  # on its earlier report's case: the service works that one case
             if action.kind == _LOG:
                 logged = log_enquiry(bridge.engine, config, bridge.router,
                                      draft_from(_draft(plan)), now=action.at)
