@@ -17,7 +17,9 @@ own figures are for the portal.
 from __future__ import annotations
 
 import html
+import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -239,10 +241,21 @@ def _notes(config: CouncilConfig, period: Period, total: Report, threshold: int,
         "</li></ul>")
 
 
+class _NoSubsetterNotice(logging.Filter):
+    """Drops WeasyPrint's notice that it subsets fonts with fontTools because the system has
+    no HarfBuzz-Subset library (Debian: libharfbuzz-subset0): the PDF is the same, so it is
+    not a warning to a user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "instead of HarfBuzz-Subset" not in str(record.msg)
+
+
 def _pdf(page: str, path: Path) -> tuple[Path | None, str]:
     """The page as a PDF through WeasyPrint, or None and why not."""
     try:
-        from weasyprint import HTML
+        with warnings.catch_warnings():  # its notice that HarfBuzz-Subset will be needed
+            warnings.filterwarnings("ignore", "HarfBuzz-Subset", DeprecationWarning)
+            from weasyprint import HTML
     except ImportError:
         return None, ("WeasyPrint is not installed (pip install 'crm-bridge[pdf]'); print "
                       "the HTML file to PDF from a browser instead")
@@ -250,5 +263,11 @@ def _pdf(page: str, path: Path) -> tuple[Path | None, str]:
         return None, (f"WeasyPrint cannot load the system's Pango library ({exc}); install "
                       "it (Debian: apt install libpango-1.0-0 libpangoft2-1.0-0) or print "
                       "the HTML file from a browser")
-    _write(path, HTML(string=page).write_pdf())
+    quiet = _NoSubsetterNotice()
+    weasyprint_log = logging.getLogger("weasyprint")
+    weasyprint_log.addFilter(quiet)
+    try:
+        _write(path, HTML(string=page).write_pdf())
+    finally:
+        weasyprint_log.removeFilter(quiet)
     return path, ""
