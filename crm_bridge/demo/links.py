@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from crm_bridge.access.audit import record_reads
 from crm_bridge.app import Bridge
 from crm_bridge.demo.plan import PlannedEnquiry
 from crm_bridge.duplicates import facts_of, find_duplicates
@@ -68,6 +69,8 @@ def link_if_found(bridge: Bridge, first_id: str, second_id: str, at: datetime) -
         found = find_duplicates(conn, staff.principal, facts_of(second),
                                 bridge.config.duplicates, exclude=second_id,
                                 relative_to_now=False)
+        record_reads(conn, at, staff.username, "duplicate_check", found.ids(),
+                     "demo: checked before sending")
         if first_id not in found.ids():
             return False
         link(conn, staff, second_id, first_id, "Same issue raised with a ward colleague", at)
