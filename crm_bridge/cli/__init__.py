@@ -36,7 +36,8 @@ _COMMANDS = {
                            subcommands=("crm_bridge.cli.extend:extend",
                                         "crm_bridge.cli.links:link",
                                         "crm_bridge.cli.links:unlink",
-                                        "crm_bridge.cli.duplicates:duplicates")),
+                                        "crm_bridge.cli.duplicates:duplicates",
+                                        "crm_bridge.cli.search:search")),
     "init": LazyCommand(
         "crm_bridge.cli.setup:init",
         "Create DIRECTORY with a working config.yaml, mappings/ and an empty store."),

@@ -20,7 +20,7 @@ from crm_bridge.access.policy import Principal, UserRole, principal_for
 from crm_bridge.app import Bridge
 from crm_bridge.errors import InputError, StoreUnavailable
 
-__all__ = ["Reader", "as_option", "audit_reads", "reader"]
+__all__ = ["Reader", "as_option", "audit_reads", "principal_of", "reader"]
 
 as_option = click.option(
     "--as", "as_user", metavar="USERNAME",
@@ -56,6 +56,24 @@ def reader(bridge: Bridge, as_user: str | None) -> Reader:
                          "admin account, a member who has left, or a staff group the config "
                          "no longer has")
     return Reader(row.username, login, who)
+
+
+def principal_of(bridge: Bridge, who: Reader) -> Principal:
+    """``who``'s principal for the services that take one (search, a constituent's history).
+    The operator's is staff whose scope is every member with casework, in the config or
+    only in the store (a member who has left), so those services' own reads of the access
+    policy apply unchanged and hide nothing from whoever can open the store anyway."""
+    if who.principal is not None:
+        return who.principal
+    from sqlalchemy import select
+
+    from crm_bridge.store.tables import enquiries
+
+    with bridge.engine.connect() as conn:
+        stored = set(conn.execute(select(enquiries.c.member_id).distinct()).scalars())
+    members = frozenset(stored | {m.id for m in bridge.config.members})
+    return Principal(user_id=0, username=who.actor, name=who.actor, role=UserRole.STAFF,
+                     member_id=None, ward_id=None, session_id="cli", scope=members)
 
 
 def audit_reads(bridge: Bridge, who: Reader, action: str, enquiry_ids: Iterable[str],

@@ -10,14 +10,15 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 
 from crm_bridge.access.policy import can_view, consent_question, visible_clause
 from crm_bridge.app import Bridge
-from crm_bridge.cli.access import Reader, as_option, audit_reads, reader
+from crm_bridge.cli.access import Reader, as_option, audit_reads, principal_of, reader
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option, table
 from crm_bridge.config.schema import CouncilConfig
@@ -33,6 +34,9 @@ from crm_bridge.store.enquiries import (
     set_fields,
 )
 from crm_bridge.store.tables import enquiries, outbox
+
+if TYPE_CHECKING:
+    from crm_bridge.portal.constituents import History
 
 __all__ = ["enquiry"]
 
@@ -258,15 +262,42 @@ def _load(bridge: Bridge, reference: str, who: Reader | None = None) -> Enquiry:
 @click.pass_obj
 def show(ctx: CliContext, reference: str, as_user: str | None, as_json: bool) -> None:
     """Show one enquiry in full, with its history."""
+    from crm_bridge.portal.constituents import constituent_history
+
     bridge = ctx.bridge()
     who = reader(bridge, as_user)
     found = _load(bridge, reference, who)
+    person = found.constituent
+    with bridge.engine.connect() as conn:
+        past = constituent_history(conn, principal_of(bridge, who), name=person.name,
+                                   email=person.email, phone=person.phone,
+                                   postcode=person.postcode, exclude=str(found.id))
     audit_reads(bridge, who, "viewed", [str(found.id)], "cli enquiry show")
+    audit_reads(bridge, who, "viewed", past.ids(), "constituent history")
+    zone = bridge.router.calendar.zone
     if as_json:
-        emit_json(found.model_dump(mode="json"))
+        emit_json(found.model_dump(mode="json") | {
+            "constituent_history": past.as_json(datetime.now(zone).date())})
         return
-    lines = enquiry_lines(found, bridge.config, bridge.router.calendar.zone)
-    click.echo("\n".join(lines))
+    lines = enquiry_lines(found, bridge.config, zone)
+    click.echo("\n".join(lines + _history_lines(past, zone)))
+
+
+def _history_lines(past: History, zone: ZoneInfo) -> list[str]:
+    """The constituent's other enquiries, as the portal's enquiry page lists them."""
+    if not past.asked or not past.any:
+        return []
+    counted = f"{past.total}{' or more' if past.capped else ''}"
+    lines = ["", f"constituent's other enquiries: {counted} ({past.open} open)"]
+    for row in past.rows:
+        lines.append(f"  {row.reference}  {row.received_at.astimezone(zone):%Y-%m-%d}  "
+                     f"{row.status.value:<15} {row.category_id}  ({past.reasons[row.id]})")
+    if past.total > len(past.rows):
+        lines.append(f"  and {past.total - len(past.rows)} more")
+    if past.hidden:
+        lines.append(f"  {past.hidden} more held by another member ({past.hidden_open} open), "
+                     "not shown: members' services can tell you more")
+    return lines
 
 
 @enquiry.command("retry")
