@@ -5,10 +5,11 @@ access policy, and the words kept off the command line."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from cli_support import invoke
+from cli_support import CRM_BRIDGE, invoke, run_in_pty
 from support.constants import NOW
 
 from crm_bridge.access.audit import cli_login, read_audit
@@ -55,6 +56,18 @@ def test_search_finds_what_members_type(
     assert table.exit_code == 0, table.output
     assert robert.reference in table.stdout and "Robert Muir" in table.stdout
     assert "1–1 of 1" in table.stdout
+
+
+def test_search_asks_for_the_words_in_a_terminal(
+        config_file: Path, log: Callable[..., Enquiry]) -> None:
+    jean = log()
+    env = {**os.environ, "CRM_BRIDGE_CONFIG": str(config_file), "TERM": "dumb",
+           "COLUMNS": "200"}
+    transcript = run_in_pty([CRM_BRIDGE, "enquiry", "search"],
+                            [("Search for", "patterson jean")],
+                            cwd=config_file.parent, env=env)
+    assert transcript.exit_code == 0, transcript.text
+    assert jean.reference in transcript.text and "1–1 of 1" in transcript.text
 
 
 def test_search_keeps_the_words_off_the_command_line(
