@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.base import BaseMapping, Note
 from crm_bridge.errors import PermanentError
 from crm_bridge.models import Enquiry, ServiceDestination
+from crm_bridge.places import LAT_LONG, coordinates
 
 __all__ = ["ContactField", "Open311Mapping", "ServiceSpec", "contact_form", "has_marker",
            "location_form", "marked_id", "note_text", "request_form", "template_values"]
@@ -31,7 +32,6 @@ ContactField = Literal["email", "first_name", "last_name", "phone", "address_id"
 ``address_id`` sends the constituent's UPRN as the request's address_id."""
 
 DESCRIPTION_LIMIT = 4000  # GeoReport v2's request.json: description maxLength
-_LAT_LONG = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
 
 def _names(template: str) -> set[str]:
@@ -154,9 +154,9 @@ def location_form(mapping: Open311Mapping, enquiry: Enquiry,
     address_id (the UPRN) only when the council lets it go; else the fallback address."""
     form: list[tuple[str, str]] = []
     place = (enquiry.location or "").strip()
-    pair = _LAT_LONG.match(place)
-    if pair and abs(float(pair[1])) <= 90 and abs(float(pair[2])) <= 180:
-        form += [("lat", pair[1]), ("long", pair[2])]
+    pair = LAT_LONG.match(place)
+    if pair and coordinates(place):
+        form += [("lat", pair[1]), ("long", pair[2])]  # as written, not as a float prints
     elif place:
         form.append(("address_string", place))
     if "address_id" in contact and enquiry.constituent.uprn:

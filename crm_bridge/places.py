@@ -3,16 +3,52 @@ both use ``normalise`` so 'Main St.' and 'main street' are the same place.
 
 ``streets`` and ``locality`` pick a location apart for the duplicate check: 'outside the
 Co-op, 23 Main St, Sauchie' names the street 'main street' in the locality 'sauchie'.
+A location written as a 'latitude, longitude' pair (``coordinates``) is a point: the
+Open311 connector sends it as lat/long, and the duplicate check measures between points.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
-__all__ = ["STREET_WORDS", "locality", "normalise", "place_words", "spellings", "streets"]
+__all__ = ["LAT_LONG", "STREET_WORDS", "coordinates", "locality", "metres_apart", "normalise",
+           "place_words", "point_columns", "spellings", "streets"]
+
+LAT_LONG = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+"""A whole location that is 'latitude, longitude' in decimal degrees ('56.1533, -3.7990')."""
+_EARTH_METRES = 6_371_008.8  # mean radius
+METRES_PER_DEGREE = _EARTH_METRES * math.pi / 180  # of latitude (and of longitude at 0°)
 
 _WORDS = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=4096)
+def coordinates(location: str | None) -> tuple[float, float] | None:
+    """The point a location is, when it is written as 'latitude, longitude' within range;
+    None for a street, a landmark or anything else."""
+    pair = LAT_LONG.match(location or "")
+    if pair is None:
+        return None
+    latitude, longitude = float(pair[1]), float(pair[2])
+    if abs(latitude) > 90 or abs(longitude) > 180:
+        return None
+    return latitude, longitude
+
+
+def point_columns(location: str | None) -> dict[str, float | None]:
+    """The enquiries table's ``latitude`` and ``longitude`` for a location."""
+    point = coordinates(location)
+    return {"latitude": point[0] if point else None, "longitude": point[1] if point else None}
+
+
+def metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The distance between two points on the ground (haversine; metres)."""
+    lat_a, lat_b = math.radians(a[0]), math.radians(b[0])
+    half = (math.sin((lat_b - lat_a) / 2) ** 2
+            + math.cos(lat_a) * math.cos(lat_b) * math.sin(math.radians(b[1] - a[1]) / 2) ** 2)
+    return 2 * _EARTH_METRES * math.asin(min(1.0, math.sqrt(half)))
 _PARTS = re.compile(r"[,;:()/]")
 _DIGIT = re.compile(r"[0-9]")
 _ABBREVIATIONS = {"st": "street", "rd": "road", "ave": "avenue", "av": "avenue",

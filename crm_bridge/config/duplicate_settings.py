@@ -32,6 +32,10 @@ class DuplicateSettings(_Strict):
     min_text_similarity: int = Field(
         default=60, ge=0, le=100,
         description="and its description must be at least this similar (out of 100)")
+    distance_metres: int = Field(
+        default=60, ge=1, le=5000,
+        description="two enquiries whose locations are 'latitude, longitude' points this "
+                    "close are at one place (compared in any ward)")
     related_categories: list[Annotated[list[Identifier], Field(min_length=2)]] = Field(
         default_factory=list,
         description="groups of category ids that are often the same problem (a pothole "

@@ -4,7 +4,9 @@ Each branch is one query an index serves (SQLite walks one range per query; an O
 makes it scan): the same ward, category and time window (``ix_enquiries_ward_category``,
 whose ``consent_to_share`` column is pinned with IN so the range stays one seek per value);
 the same postcode (``ix_enquiries_constituent_postcode``); the same UPRN
-(``ix_enquiries_constituent_uprn``, migration 0013). Rows already purged hold no place or
+(``ix_enquiries_constituent_uprn``, migration 0013); for a location written as a point,
+those whose points lie in a box ``distance_metres`` around it (``ix_enquiries_point``,
+migration 0016), in any ward. Rows already purged hold no place or
 description, so they are left out. The access policy is applied by the caller, per row.
 
 When only a candidate at the same place can reach the threshold (``compare.place_needed``),
@@ -16,6 +18,7 @@ category before Python compares what is left.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -24,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, or_, select
 
 from crm_bridge.duplicates.compare import Facts
-from crm_bridge.places import place_words, streets
+from crm_bridge.places import METRES_PER_DEGREE, place_words, streets
 from crm_bridge.store.listed import Row, row_of
 from crm_bridge.store.tables import enquiries
 
@@ -34,7 +37,7 @@ _c = enquiries.c
 _COLUMNS = (_c.id, _c.reference, _c.member_id, _c.ward_id, _c.category_id, _c.service_id,
             _c.status, _c.target_date, _c.overdue, _c.received_at, _c.constituent_name,
             _c.location, _c.consent_to_share, _c.description, _c.constituent_address,
-            _c.constituent_postcode, _c.constituent_uprn)
+            _c.constituent_postcode, _c.constituent_uprn, _c.latitude, _c.longitude)
 _PLACE_COLUMNS = (_c.location, _c.constituent_address, _c.description)
 PER_BRANCH = 500
 """At most this many rows per branch, newest first: a busy ward's two months of one
@@ -68,10 +71,11 @@ def place_terms(new: Facts) -> list[str]:
 
 
 def candidates(conn: Connection, new: Facts, categories: set[str], window_days: int,
-               exclude: str | None = None, place_only: bool = False) -> list[Candidate]:
+               exclude: str | None = None, place_only: bool = False,
+               distance_metres: int = 0) -> list[Candidate]:
     """Enquiries in ``categories`` received within ``window_days`` of ``new`` in its ward
-    (``place_only``: mentioning one of its place names), at its postcode or at its UPRN;
-    each once."""
+    (``place_only``: mentioning one of its place names), at its postcode, at its UPRN or
+    (when its location is a point) within ``distance_metres`` of it; each once."""
     values: dict[str, Any] = {
         "categories": sorted(categories),
         "start": new.received_at - timedelta(days=window_days + 1),
@@ -89,6 +93,10 @@ def candidates(conn: Connection, new: Facts, categories: set[str], window_days: 
     if new.uprn:
         values["uprn"] = new.uprn
         queries.append(_query("uprn"))
+    point = new.point
+    if point is not None and distance_metres > 0:
+        values.update(_box(point, distance_metres))
+        queries.append(_near())
     found: dict[str, Candidate] = {}
     for query in queries:
         for r in conn.execute(query, values):
@@ -121,6 +129,23 @@ def _query(key: str) -> Select[Any]:
     """The same postcode, or the same UPRN."""
     column = _c.constituent_postcode if key == "postcode" else _c.constituent_uprn
     return _select(column == bindparam(key))
+
+
+def _box(point: tuple[float, float], metres: int) -> dict[str, float]:
+    """The bounds of a box ``metres`` each way around ``point`` (a little more east-west,
+    where a degree of longitude is shorter); ``compare`` measures the true distance."""
+    latitude, longitude = point
+    north = metres / METRES_PER_DEGREE
+    east = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(latitude)), 0.01))
+    return {"south": latitude - north, "north": latitude + north,
+            "west": longitude - east, "east": longitude + east}
+
+
+@lru_cache(maxsize=1)
+def _near() -> Select[Any]:
+    """Within the box: one range of the point index, then the longitude tested."""
+    return _select(and_(_c.latitude.between(bindparam("south"), bindparam("north")),
+                        _c.longitude.between(bindparam("west"), bindparam("east"))))
 
 
 def _postcode(value: str) -> str:

@@ -2,7 +2,8 @@
 
 Pure functions, no database, so the labelled pairs (tests/support/duplicate_pairs.py) and the
 service judge exactly alike. An enquiry is a candidate when it is in the same ward or at the
-same place (the same UPRN; the same postcode and street), in the same or a related category,
+same place (the same UPRN; the same postcode and street; two points, locations written as
+'latitude, longitude', within ``distance_metres``), in the same or a related category,
 received within ``window_days``. A candidate's score (0-100) is mostly how alike the two
 descriptions are (rapidfuzz's token-set ratio over normalised text), then how sure the place
 is the same, then how close in time; a related category counts a little less than the same
@@ -19,7 +20,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from crm_bridge.config.duplicate_settings import DuplicateSettings
-from crm_bridge.places import locality, normalise, place_words, streets
+from crm_bridge.places import coordinates, locality, metres_apart, normalise, place_words, streets
 
 __all__ = ["Facts", "Verdict", "judge", "place_needed", "problem_words", "text_similarity"]
 
@@ -41,6 +42,11 @@ class Facts:
     address: str | None = None
     postcode: str | None = None
     uprn: str | None = None
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """Where it is, when its location is written as 'latitude, longitude'."""
+        return coordinates(self.location)
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,22 @@ def _same_street(ours: frozenset[str], theirs: frozenset[str]) -> bool:
     return bool(ours & theirs) or any(fuzz.ratio(a, b) >= 90 for a in ours for b in theirs)
 
 
-def _place(new: Facts, old: Facts) -> tuple[float, str | None]:
+def _apart(new: Facts, old: Facts) -> float | None:
+    """Metres between the two, when both locations are points."""
+    here, there = new.point, old.point
+    return None if here is None or there is None else metres_apart(here, there)
+
+
+def _place(new: Facts, old: Facts, distance_metres: int) -> tuple[float, str | None]:
     """How sure the two are about one place (0-1), and the words for it."""
     if new.uprn and new.uprn == old.uprn:
         return 1.0, "same property"
     same_postcode = bool(_postcode(new.postcode)) and _postcode(new.postcode) == _postcode(
         old.postcode)
+    apart = _apart(new, old)
+    if apart is not None:  # two points: the distance decides, whatever the text names and
+        # wherever the constituents live (neighbours report different lamps)
+        return (0.9, f"{round(apart)} m apart") if apart <= distance_metres else (0.0, None)
     here, there = new.location or new.address, old.location or old.address
     town_a, town_b = locality(here), locality(there)
     if town_a and town_b and town_a != town_b:
@@ -132,6 +148,17 @@ def _when(new: Facts, old: Facts, relative_to_now: bool) -> tuple[int, str]:
     return abs(days), f"{abs(days)} {unit} {'earlier' if days > 0 else 'later'}"
 
 
+def _nearby(new: Facts, old: Facts, distance_metres: int) -> bool:
+    """A candidate at all: the same ward, property or postcode, or two points close by."""
+    if new.ward_id is not None and new.ward_id == old.ward_id:
+        return True
+    if (new.uprn and new.uprn == old.uprn) or (
+            _postcode(new.postcode) and _postcode(new.postcode) == _postcode(old.postcode)):
+        return True
+    apart = _apart(new, old)
+    return apart is not None and apart <= distance_metres
+
+
 def judge(new: Facts, old: Facts, settings: DuplicateSettings,
           relative_to_now: bool = True) -> Verdict | None:
     """``old`` as a possible duplicate of ``new``; None when it is not even a candidate.
@@ -146,13 +173,11 @@ def judge(new: Facts, old: Facts, settings: DuplicateSettings,
     days, when_words = _when(new, old, relative_to_now)
     if days > settings.window_days:
         return None
-    same_ward = new.ward_id is not None and new.ward_id == old.ward_id
-    if not same_ward and not (new.uprn and new.uprn == old.uprn) and not (
-            _postcode(new.postcode) and _postcode(new.postcode) == _postcode(old.postcode)):
-        return None  # another ward, and not at the same property or postcode
+    if not _nearby(new, old, settings.distance_metres):
+        return None  # another ward, and not at the same property, postcode or point
     text = text_similarity(new.description, old.description)
     if text >= settings.min_text_similarity:
-        place, where_words = _place(new, old)
+        place, where_words = _place(new, old, settings.distance_metres)
     else:  # not a match whatever the place: the (slower) place comparison is skipped
         place, where_words = 0.0, "place not compared"
     closeness = 1 - days / settings.window_days

@@ -62,7 +62,7 @@ def find_duplicates(conn: Connection, viewer: Principal | None, new: Facts,
     categories = {new.category_id, *settings.related(new.category_id)}
     judged: list[Match] = []
     for candidate in candidates(conn, new, categories, settings.window_days, exclude,
-                                place_needed(settings)):
+                                place_needed(settings), settings.distance_metres):
         verdict = judge(new, candidate.facts, settings, relative_to_now)
         if verdict is not None and verdict.is_match:
             judged.append(Match(candidate.row, verdict))

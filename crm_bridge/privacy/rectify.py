@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, select, update
 from crm_bridge.errors import InputError, NotFoundError
 from crm_bridge.models import Constituent
 from crm_bridge.personkeys import keys_of
+from crm_bridge.places import point_columns
 from crm_bridge.privacy.crmcases import CrmCase
 from crm_bridge.privacy.erase import narrow
 from crm_bridge.privacy.scrub import compact, secure
@@ -63,14 +64,16 @@ def parse_changes(pairs: Sequence[str]) -> dict[str, str | None]:
 
 
 def refresh_keys(conn: Connection, enquiry_id: str) -> None:
-    """Work the person keys out again from the enquiry's (corrected) details: the old keys
-    would still find the person by the inaccurate details."""
+    """Work the person keys (and the location's point) out again from the enquiry's
+    corrected details: the old ones would still find it by the inaccurate details."""
     c = enquiries.c
     row = conn.execute(select(c.constituent_name, c.constituent_email, c.constituent_phone,
-                              c.constituent_postcode).where(c.id == enquiry_id)).one()
+                              c.constituent_postcode, c.location)
+                       .where(c.id == enquiry_id)).one()
     keys = keys_of(row.constituent_name, row.constituent_email, row.constituent_phone,
                    row.constituent_postcode)
-    conn.execute(update(enquiries).where(c.id == enquiry_id).values(**keys.columns()))
+    conn.execute(update(enquiries).where(c.id == enquiry_id)
+                 .values(**keys.columns(), **point_columns(row.location)))
 
 
 @dataclass

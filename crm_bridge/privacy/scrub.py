@@ -103,7 +103,8 @@ def scrub(conn: Connection, ids: Sequence[str], now: datetime) -> Scrubbed:
             constituent_name=REMOVED, constituent_address=None, constituent_postcode=None,
             constituent_email=None, constituent_phone=None, constituent_uprn=None,
             description=REMOVED, location=None, response=None, failure_reason=None,
-            purged_at=now, updated_at=now, **NO_KEYS.columns()))
+            purged_at=now, updated_at=now, latitude=None, longitude=None,
+            **NO_KEYS.columns()))
         conn.execute(update(enquiry_history).where(enquiry_history.c.enquiry_id.in_(chunk),
                                                    enquiry_history.c.detail != "")
                      .values(detail=""))

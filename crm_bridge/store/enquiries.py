@@ -22,6 +22,7 @@ from crm_bridge.models import (
     Status,
 )
 from crm_bridge.personkeys import keys_of
+from crm_bridge.places import point_columns
 from crm_bridge.store.tables import counters, enquiries, enquiry_history, enquiry_links
 from crm_bridge.store.upsert import insert_for
 
@@ -101,6 +102,7 @@ def enquiry_row(enquiry: Enquiry, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
         **keys_of(person.name, person.email, person.phone, person.postcode).columns(),
+        **point_columns(enquiry.location),
     }
 
 

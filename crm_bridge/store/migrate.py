@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_REVISION", "current_revision", "ensure_current", "head_revision",
            "missing_store", "upgrade"]
 
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 """The newest migration's revision: a new migration must change it (a test compares it with
 the head Alembic finds in ``migrations/versions``)."""
 

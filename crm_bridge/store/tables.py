@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -104,6 +105,10 @@ enquiries = Table(
     Column("postcode_key", String(8)),
     Column("outcode_key", String(4)),
     Column("name_sound", String(200)),
+    # Migration 0016: the location as a point when it is written 'latitude, longitude'
+    # (crm_bridge.places.coordinates), for the duplicate check's distance. Personal data.
+    Column("latitude", Float),
+    Column("longitude", Float),
     Column("created_at", UTC_TIME, nullable=False),
     Column("updated_at", UTC_TIME, nullable=False),
     Index("ix_enquiries_open_target", "overdue", "target_date"),
@@ -124,6 +129,8 @@ enquiries = Table(
     Index("ix_enquiries_constituent_postcode", "constituent_postcode"),
     # The duplicate check's enquiries at the same property (0013).
     Index("ix_enquiries_constituent_uprn", "constituent_uprn"),
+    # ... and those within a distance of a point (0016).
+    Index("ix_enquiries_point", "latitude", "longitude"),
     # Sync: the overdue step's open enquiries not yet marked, past their target (migration
     # 0005); the reminders step's open enquiries whose warning date has come (0007).
     Index("ix_enquiries_overdue_scan", "overdue", "status", "target_date"),

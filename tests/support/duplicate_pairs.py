@@ -6,14 +6,22 @@ streets), before the check's weights were chosen. ``old`` was received ``days`` 
 
 true duplicates: reworded, typos, landmark (a landmark against a house number), neighbours
 (two households on one street), related (a related category), lead (a colleague's note
-before the same text);
+before the same text), points (locations written as 'latitude, longitude', as a map pin or
+a phone gives them, a few metres to some tens of metres apart; one across a ward boundary);
 near misses: other-issue (same street, different problem), template (the same wording about
 another street in the ward), months (the same place, long ago), other-ward (the same words
-in another ward), other-category (same place, unrelated category).
+in another ward), other-category (same place, unrelated category), points-apart (the same
+wording pinned 45 to 800 metres away: another pothole on the same road, another dark
+lamp).
+
+The points' distances were written to span what two people pinning one problem give
+(phone positions are good to 5-15 m in town; a pin on a long fly-tip or a row of dark lamps
+may be at either end) and how far apart two different problems of one kind often are.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -428,6 +436,63 @@ _OTHER_CATEGORY = [
 ]
 
 
+def _pin(base: tuple[float, float], north_metres: float) -> str:
+    """A location written as a point ``north_metres`` north of ``base``."""
+    latitude = base[0] + north_metres / (6_371_008.8 * math.pi / 180)
+    return f"{latitude:.6f}, {base[1]:.6f}"
+
+
+_ALLOA, _SAUCHIE, _TILLY = (56.1157, -3.7925), (56.1289, -3.7775), (56.1531, -3.7386)
+
+# (category, old text, new text, metres apart, base, new category or None)
+_POINTS = [
+    ("pothole", "Deep pothole in the road, it burst a car tyre",
+     "Large hole in the carriageway has burst my tyre", 4, _ALLOA, None),
+    ("street-lighting", "Street light out, pitch dark at night",
+     "Lamp post not working, the street is very dark at night", 9, _SAUCHIE, None),
+    ("fly-tipping", "Mattress and black bags dumped by the path",
+     "Someone has dumped a mattress and rubbish bags beside the path", 14, _TILLY, None),
+    ("pothole", "Sunken drain cover, cars swerving round it",
+     "Drain cover has sunk into the road and drivers swerve round it", 20, _ALLOA, None),
+    ("fly-tipping", "Builders rubble dumped in the lay-by",
+     "Pile of building rubble tipped in the lay-by", 27, _SAUCHIE, None),
+    ("street-lighting", "Three lights out along the footpath",
+     "Lights along the footpath are out, three of them", 35, _TILLY, None),
+    ("pothole", "Speed bump broken, loose bits of tarmac",
+     "Broken speed bump with loose tarmac", 44, _ALLOA, "traffic-calming"),
+    ("fly-tipping", "Fridge dumped at the bottom of the lane",
+     "An old fridge has been dumped in the lane", 58, _SAUCHIE, None),
+    ("pothole", "Potholes all along the lay-by",
+     "The lay-by is full of potholes", 85, _TILLY, None),
+]
+# (category, text, metres apart, base)
+_POINTS_APART = [
+    ("pothole", "Deep pothole in the road, please fill it", 45, _ALLOA),
+    ("street-lighting", "Street light not working at night", 75, _SAUCHIE),
+    ("fly-tipping", "Bags of rubbish dumped on the verge", 110, _TILLY),
+    ("pothole", "Pothole at the kerb, cyclists have to swerve", 160, _SAUCHIE),
+    ("street-lighting", "Lamp post out, very dark", 240, _ALLOA),
+    ("fly-tipping", "Old sofa dumped on the pavement", 350, _TILLY),
+    ("pothole", "Large pothole opening up in the road", 500, _ALLOA),
+    ("street-lighting", "Street light flickering on and off", 800, _SAUCHIE),
+]
+
+
+def _points() -> list[Pair]:
+    pairs = [_pair("points", True, cat, a, _pin(base, 0), b, _pin(base, metres), days,
+                   new_category=new_cat)
+             for days, (cat, a, b, metres, base, new_cat) in zip((1, 0, 3) * 3, _POINTS,
+                                                                  strict=True)]
+    pairs.append(_pair("points", True, "street-lighting", "Street light flickering on and "
+                       "off all night", _pin(_TILLY, 0), "The street light is flickering "
+                       "all night", _pin(_TILLY, 20), 2, new_ward="other"))
+    pairs += [_pair("points-apart", False, cat, text, _pin(base, 0), text,
+                    _pin(base, metres), days)
+              for days, (cat, text, metres, base) in zip((2, 0, 5, 1) * 2, _POINTS_APART,
+                                                         strict=True)]
+    return pairs
+
+
 def _build() -> list[Pair]:
     pairs: list[Pair] = []
     for days, (cat, a, pa, b, pb) in zip((1, 3, 0, 5, 2) * 6, _REWORDED, strict=False):
@@ -461,7 +526,7 @@ def _build() -> list[Pair]:
     pairs.append(_pair("neighbours", True, "pothole", "Pothole at the end of our street",
                        "Claremont, Alloa", "The pothole at the end of the street is "
                        "bigger", "12 Claremont", 2, postcodes=("FK10 1AB", "FK101AB")))
-    return pairs
+    return pairs + _points()
 
 
 PAIRS: list[Pair] = _build()
