@@ -32,7 +32,11 @@ def test_hot_spots_fold_a_street_however_it_is_written(bridge: Bridge) -> None:
             row("2026-11-10T09:00", target="2026-11-24", location="Main Street, Alva"),
             # December: outside the period.
             row("2026-12-01T09:00", target="2026-12-15", location="Main Street, Tillicoultry"),
-            row("2026-11-11T09:00", target="2026-11-25", location=None)])
+            row("2026-11-11T09:00", target="2026-11-25", location=None),
+            # Two pins 20 m apart in one cell of about 110 by 60 m; one 300 m away.
+            row("2026-11-12T09:00", target="2026-11-26", location="56.15312, -3.73862"),
+            row("2026-11-13T09:00", target="2026-11-27", location="56.15330,-3.73855"),
+            row("2026-11-16T09:00", target="2026-11-30", location="56.15580, -3.73860")])
     november = parse_period("2026-11")
     with bridge.engine.connect() as conn:
         found = hot_spots(conn, november, bridge.config)
@@ -40,7 +44,8 @@ def test_hot_spots_fold_a_street_however_it_is_written(bridge: Bridge) -> None:
         repeats = repeat_issues(conn, bridge.config, november)
     assert [(s.place, s.ward, s.category_id, s.count) for s in found.spots] == [
         ("Main Street Tillicoultry", "Clackmannanshire North", "pothole", 3),
+        ("Near 56.153, -3.739", "Clackmannanshire North", "pothole", 2),
         ("Delph Pond Tullibody", "Clackmannanshire West", "pothole", 2)]
-    assert (found.received, found.places_held) == (8, 7)
+    assert (found.received, found.places_held) == (11, 10)
     assert [s.place for s in three.spots] == ["Main Street Tillicoultry"]
     assert repeats.hot_spots == found.spots  # what the reports use

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, func, select, union
 
 from crm_bridge.config.schema import CouncilConfig
-from crm_bridge.places import locality, normalise, streets
+from crm_bridge.places import coordinates, locality, normalise, streets
 from crm_bridge.reports.engine import NONE_KEY, label
 from crm_bridge.reports.period import Period
 from crm_bridge.store.tables import enquiries, enquiry_links
@@ -60,7 +60,12 @@ class HotSpots:
 
 def place_key(location: str | None) -> str:
     """A location as the duplicate check reads its place: the street it names (the first
-    in alphabetical order if several) and its town; else its words without house numbers."""
+    in alphabetical order if several) and its town; a point, its cell of a thousandth of a
+    degree (about 110 m north-south, 60 m east-west in Scotland), so the report names an
+    area, not a doorstep; else its words without house numbers."""
+    point = coordinates(location)
+    if point is not None:
+        return f"near {point[0]:.3f}, {point[1]:.3f}"
     named = streets(location)
     if named:
         return " ".join(filter(None, (min(named), locality(location))))
