@@ -110,7 +110,8 @@ def _parse_received(text: str | None, bridge: Bridge) -> datetime | None:
               "shares with no one.")
 @click.option("--channel", type=click.Choice([c.value for c in Channel]),
               help="How the constituent got in touch [default: email].")
-@click.option("--location", help="Where the problem is (street, landmark).")
+@click.option("--location", help="Where the problem is: a street, a landmark, or a map pin as "
+              "'latitude, longitude' (56.1531, -3.7386).")
 @click.option("--ward", help="Ward id (defaults to a councillor's own ward).")
 @click.option("--received", help="When it was received, e.g. 2026-07-01T09:30 or 2026-07-01 "
               "[default: now]. A time with no offset (+01:00, Z) is read in the council's "
