@@ -1,16 +1,20 @@
 """The duplicate check over a large store, beside a brute-force rapidfuzz scan of the same data.
 
-    python -m bench.duplicates [--enquiries 1000000] [--checks 300] [--json]
+    python -m bench.duplicates [--enquiries 1000000] [--checks 300] [--pinned 0.2] [--json]
 
 Setup (not timed): a council folder from the example config, a SQLite store at head in a
 temporary folder, and ``--enquiries`` enquiries written in bulk (``executemany``), received
 evenly over the ten years to ``NOW`` across the example's members, in its categories as
 often as the demo council gets them, each about a place in the member's ward: the demo's
 towns, streets and landmarks plus 40 made-up streets a town, described with the demo's
-wording. The search index's insert trigger is dropped first (the check never reads it).
-Then ``--checks`` new enquiries are made: a third of them planted duplicates (an enquiry
-of the last month, reworded as a ward colleague's constituent would raise it), the rest
-new problems at random places.
+wording; ``--pinned`` of them (a share) have a map pin for a location instead, a
+'latitude, longitude' point anywhere in a square of 2 km around their ward's centre, with
+the store's ``latitude`` and ``longitude`` written as intake writes them. The search
+index's insert trigger is dropped first (the check never reads it). Then ``--checks`` new
+enquiries are made: a third of them planted duplicates (an enquiry of the last month,
+reworded as a ward colleague's constituent would raise it; pinned up to 30 m from the
+original's pin when it has one), the rest new problems at random places, ``--pinned`` of
+them pinned.
 
 Timed: each check through the service (``crm_bridge.duplicates.find_duplicates``, as a
 members' services account sees it), with the text caches emptied before each one so no
@@ -26,6 +30,7 @@ found every planted duplicate's original; it fails if one was missed.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shutil
@@ -41,6 +46,7 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 
 from bench.finish import finish
+from crm_bridge.places import METRES_PER_DEGREE
 from crm_bridge.resources import example_config, shipped_mappings
 from crm_bridge.store.engine import make_engine
 from crm_bridge.store.migrate import upgrade
@@ -51,7 +57,9 @@ _COLUMNS = ("id", "reference", "member_id", "logged_by", "channel", "constituent
             "constituent_address", "constituent_postcode", "consent_to_share",
             "consent_recorded_by", "consent_recorded_at", "category_id", "service_id",
             "ward_id", "description", "location", "received_at", "target_date",
-            "warning_date", "status", "overdue", "extension_days", "created_at", "updated_at")
+            "warning_date", "status", "overdue", "extension_days", "created_at", "updated_at",
+            "latitude", "longitude")
+_PIN_SPAN = 0.009  # degrees of latitude each way from a ward's centre: 1 km
 _NAMES = ("Rowan", "Birch", "Hazel", "Larch", "Cedar", "Elm", "Alder", "Willow", "Aspen",
           "Heather", "Bracken", "Thistle", "Forth", "Devon", "Carse", "Kirk", "Mill", "Burn",
           "Glebe", "Manse", "Bruce", "Wallace", "Abbey", "Castle", "Tower", "Priory", "Orchard",
@@ -73,6 +81,30 @@ def _council(root: Path) -> Path:
     upgrade(engine)
     engine.dispose()
     return root / "config.yaml"
+
+
+def _centre(ward_index: int) -> tuple[float, float]:
+    """A made-up centre for each ward, 3-5 km apart: only the distances matter."""
+    return 56.10 + 0.03 * ward_index, -3.85 + 0.05 * ward_index
+
+
+def _pin(rng: random.Random, centre: tuple[float, float]) -> tuple[float, float]:
+    east_span = _PIN_SPAN / math.cos(math.radians(centre[0]))
+    return (round(centre[0] + rng.uniform(-_PIN_SPAN, _PIN_SPAN), 6),
+            round(centre[1] + rng.uniform(-east_span, east_span), 6))
+
+
+def _moved(rng: random.Random, point: tuple[float, float], most: float
+           ) -> tuple[float, float]:
+    """``point`` moved up to ``most`` metres in a random direction."""
+    metres, angle = rng.uniform(0, most), rng.uniform(0, 2 * math.pi)
+    north = metres * math.cos(angle) / METRES_PER_DEGREE
+    east = metres * math.sin(angle) / (METRES_PER_DEGREE * math.cos(math.radians(point[0])))
+    return round(point[0] + north, 6), round(point[1] + east, 6)
+
+
+def _written(point: tuple[float, float]) -> str:
+    return f"{point[0]:.6f}, {point[1]:.6f}"
 
 
 def _value(value: Any) -> Any:
@@ -115,7 +147,7 @@ class _World:
         return description, location, postcode
 
 
-def _fill(config_path: Path, count: int, rng: random.Random, world: _World
+def _fill(config_path: Path, count: int, rng: random.Random, world: _World, pinned: float
           ) -> list[dict[str, Any]]:
     """Write ``count`` enquiries, oldest first; return the last month's councillors' ones
     (the originals planted duplicates are made from)."""
@@ -146,6 +178,10 @@ def _fill(config_path: Path, count: int, rng: random.Random, world: _World
             ward_id = ward.id if ward else rng.choice(wards)
             category = rng.choices(categories, weights=weights, k=1)[0]
             description, location, postcode = world.enquiry(rng, ward_id, category.id)
+            point = (_pin(rng, _centre(wards.index(ward_id))) if rng.random() < pinned
+                     else None)
+            if point is not None:
+                location = _written(point)
             target = received.date() + timedelta(days=14)
             consent = rng.random() < 0.7
             row = (str(uuid.UUID(int=rng.getrandbits(128))), f"ENQ-{i:09d}", member_id,
@@ -153,12 +189,12 @@ def _fill(config_path: Path, count: int, rng: random.Random, world: _World
                    postcode, consent, "bench", received, category.id,
                    category.ward_services.get(ward_id, category.service), ward_id, description,
                    location, received, target, target, "in_progress", False, 0, received,
-                   received)
+                   received, *(point or (None, None)))
             batch.append(tuple(_value(v) for v in row))
             if councillor and NOW - received < timedelta(days=30):
                 recent.append({"id": row[0], "reference": row[1], "ward_id": ward_id,
                                "category_id": category.id, "description": description,
-                               "location": location})
+                               "location": location, "point": point})
             if len(batch) == 50_000:
                 cursor.executemany(insert, batch)
                 batch = []
@@ -177,6 +213,7 @@ def _clear_caches() -> None:
     from crm_bridge.duplicates import compare
 
     for cached in (places.normalise, places.streets, places.locality, places.place_words,
+                   places.coordinates,
                    compare.problem_words):
         cached.cache_clear()
 
@@ -192,16 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=300)
     parser.add_argument("--brute", type=int, default=20,
                         help="how many of the checks the brute-force scan times")
+    parser.add_argument("--pinned", type=float, default=0.2,
+                        help="share of stored and new enquiries located by a map pin")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if not 0 <= args.pinned <= 1:
+        parser.error("--pinned: a share from 0 to 1")
     root = Path(tempfile.mkdtemp(prefix="duplicates-bench-"))
     try:
-        return _run(root, args.enquiries, args.checks, args.brute, args.json)
+        return _run(root, args.enquiries, args.checks, args.brute, args.pinned, args.json)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
+def _run(root: Path, count: int, checks: int, brute: int, pinned: float, as_json: bool
+         ) -> int:
     from sqlalchemy import text
 
     from crm_bridge.access.policy import UserRole, principal_for
@@ -214,7 +256,7 @@ def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
     world = _World(rng)
     config_path = _council(root)
     started = time.perf_counter()
-    recent = _fill(config_path, count, rng, world)
+    recent = _fill(config_path, count, rng, world, pinned)
     fill_seconds = time.perf_counter() - started
     bridge = Bridge.open(config_path)
     config, settings = bridge.config, bridge.config.duplicates
@@ -224,14 +266,19 @@ def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
     planted = rng.sample(recent, min(len(recent), checks // 3))
     drafts: list[tuple[Facts, str | None]] = [
         (Facts(o["category_id"], o["ward_id"], rng.choice(_LEADS) + o["description"], NOW,
-               o["location"]), o["reference"]) for o in planted]
+               _written(_moved(rng, o["point"], 30)) if o["point"] else o["location"]),
+         o["reference"]) for o in planted]
     categories = list(config.categories)
+    wards = [w.id for w in config.wards]
     while len(drafts) < checks:
-        ward_id = rng.choice([w.id for w in config.wards])
+        ward_id = rng.choice(wards)
         category = rng.choice(categories).id
         description, location, _postcode = world.enquiry(rng, ward_id, category)
+        if rng.random() < pinned:
+            location = _written(_pin(rng, _centre(wards.index(ward_id))))
         drafts.append((Facts(category, ward_id, description, NOW, location), None))
     rng.shuffle(drafts)
+    point_timings: list[float] = []
     timings: list[float] = []
     cpu: list[float] = []
     read: list[int] = []
@@ -246,13 +293,17 @@ def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
             found = find_duplicates(conn, staff, draft, settings)
             timings.append(time.perf_counter() - begun)
             cpu.append(time.process_time() - begun_cpu)
+            if draft.point is not None:
+                point_timings.append(timings[-1])
             matches += len(found.matches)
             if original is not None and original not in {m.row.reference for m in found.matches}:
                 missed.append(original)
             related = {draft.category_id, *settings.related(draft.category_id)}
             read.append(len(candidates(conn, draft, related, settings.window_days, None,
-                                       place_needed(settings))))
+                                       place_needed(settings), settings.distance_metres)))
         rows = conn.execute(text("SELECT description FROM enquiries")).scalars().all()
+        held = conn.execute(text("SELECT count(*) FROM enquiries WHERE latitude IS NOT NULL"
+                                 )).scalar_one()
     bridge.close()
     choices = [utils.default_process(d) for d in rows]
     del rows
@@ -263,6 +314,9 @@ def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
         process.extract(query, choices, scorer=fuzz.token_set_ratio, processor=None, limit=10)
         scans.append(time.perf_counter() - begun)
     problems = [f"the planted duplicate {ref} was not found" for ref in missed]
+    if pinned and not (held and point_timings):
+        problems.append(f"--pinned {pinned}: {held} stored pins, {len(point_timings)} "
+                        "pinned checks (both must be some)")
     if len(choices) != count:
         problems.append(f"the scan read {len(choices)} descriptions, not {count}")
     service_p95 = _p(timings, 0.95) * 1000
@@ -279,6 +333,9 @@ def _run(root: Path, count: int, checks: int, brute: int, as_json: bool) -> int:
         "service_p95_ms": round(service_p95, 2),
         "service_max_ms": round(max(timings) * 1000, 2),
         "service_cpu_p95_ms": round(_p(cpu, 0.95) * 1000, 2),
+        "pinned_stored": held,
+        "pinned_checks": len(point_timings),
+        "pinned_p95_ms": round(_p(point_timings, 0.95) * 1000, 2) if point_timings else None,
         "brute_checks": len(scans),
         "brute_p50_ms": round(_p(scans, 0.5) * 1000, 1),
         "brute_p95_ms": round(brute_p95, 1),
