@@ -33,8 +33,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from requests.structures import CaseInsensitiveDict
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from connectors.read_retry import read_again
 from connectors.rest_auth import HeaderAuth
 from connectors.rest_paths import parse as parse_path
 from connectors.retry_after import retry_after_seconds
@@ -46,7 +46,6 @@ __all__ = ["Answer", "HeaderAuth", "Paging", "RestClient", "pages", "retry_after
 log = logging.getLogger(__name__)
 
 _REASON_CHARS = 300
-_PAGE_PATIENCE = 10.0  # seconds: the longest wait before a page is asked for again
 
 
 
@@ -252,21 +251,6 @@ def pages(client: RestClient, method: str, path: str, params: dict[str, str],
 def _page(client: RestClient, method: str, path: str, query: dict[str, str] | None,
           attempts: int, wait: float, headers: Mapping[str, str] | None) -> Answer:
     """One page, asked again on a transient failure; the CRM's Retry-After is waited when
-    it is short (``_PAGE_PATIENCE``), else the failure goes to the caller at once."""
-    jitter = wait_random_exponential(multiplier=wait, max=max(wait, _PAGE_PATIENCE))
-
-    def hinted(state: RetryCallState) -> float | None:
-        error = state.outcome.exception() if state.outcome else None
-        return error.retry_after if isinstance(error, TransientError) else None
-
-    def pause(state: RetryCallState) -> float:
-        after = hinted(state)
-        return after if after is not None else float(jitter(state))
-
-    def too_long(state: RetryCallState) -> bool:
-        after = hinted(state)
-        return state.attempt_number >= attempts or (after is not None and after > _PAGE_PATIENCE)
-
-    retrying = Retrying(retry=retry_if_exception_type(TransientError), stop=too_long,
-                        wait=pause, reraise=True)
-    return retrying(client.answer, method, path, params=query, headers=headers)
+    it is short (``read_retry.PATIENCE``), else the failure goes to the caller at once."""
+    return read_again(lambda: client.answer(method, path, params=query, headers=headers),
+                      attempts, wait)

@@ -19,9 +19,10 @@ nobody touched after it was opened (the bridge's own push), nor for one already 
 whose last change is still the bridge's own, at the same ``LastUpdated`` (the cursor
 remembers those for the tickets inside the overlap). The bridge is the account that
 opened the ticket (its ``Creator``): the tickets carrying an enquiry id are its own.
-Tickets are worked through in ``LastUpdated`` order, a page at a time, and a
-``CursorMark`` after each page keeps the progress even when the page held only the
-bridge's own changes or a later read fails.
+Tickets are worked through in ``LastUpdated`` order, and a ``CursorMark`` after each
+history read (and after each page of tickets passed over) keeps the progress, so a read
+that fails part-way resumes with the ticket that failed: behind a CRM failing some share of
+calls, a retry costs the search and that ticket's history, not every history again.
 
 The wire client (``rt_client``) is kept apart from the mapping (``rt_mapping``) and
 from what ``crm-bridge connector setup`` / ``check`` do (``rt_setup``).
@@ -100,6 +101,12 @@ class RtSettings(BaseModel):
         default=300, ge=0, le=3600,
         description="after a call RT did not answer in time, fail every call at once for "
                     "this long (0: never), so a hanging RT costs a sync one timeout")
+    read_attempts: int = Field(
+        default=3, ge=1, le=10,
+        description="tries of one read (a GET) that failed for a passing reason, before the "
+                    "failure goes to sync (a call RT did not answer in time is not repeated)")
+    read_retry_wait: float = Field(default=0.5, ge=0, le=10,
+                                   description="seconds before a read is asked again; doubles")
     overlap_seconds: int = Field(default=300, ge=0, le=86_400)
     verify_tls: bool = True
     ca_bundle: str | None = Field(default=None, description="CA file for a private TLS CA")
@@ -145,7 +152,9 @@ class RtConnector:
         self.client = RtClient(settings.url, settings.auth(), verify=verify,
                                timeout=(settings.connect_timeout_seconds,
                                         settings.timeout_seconds),
-                               pause_after_timeout=settings.pause_after_timeout_seconds)
+                               pause_after_timeout=settings.pause_after_timeout_seconds,
+                               read_attempts=settings.read_attempts,
+                               read_retry_wait=settings.read_retry_wait)
         self._ready_queues: set[str] = set()
 
     # -- the Connector protocol ---------------------------------------------------------------
@@ -185,31 +194,36 @@ class RtConnector:
         changed = [row for page in self.client.search_pages(query, _SEARCH_FIELDS)
                    for row in page if cut is None or row.last_updated >= cut]
         changed.sort(key=lambda row: (row.last_updated, int(row.id)))
-        mark, read, count = since or "", 0, 0
+        mark, read, count, done = since or "", 0, 0, 0
         size = rt_client.PER_PAGE
-        for first in range(0, len(changed), size):
-            page = changed[first:first + size]
-            units = []
-            for row in page:
-                if _untouched(row) or (_by_creator(row) and seen.get(row.id) == _stamp(row)):
-                    continue
+        for index, row in enumerate(changed, 1):
+            if not (_untouched(row) or (_by_creator(row) and seen.get(row.id) == _stamp(row))):
                 read += 1
-                units += [unit for unit in units_from_history(row, self.client.history(row.id))
-                          if cut is None or unit.txn.created >= cut]
-            units.sort(key=lambda unit: int(unit.txn.id))
-            for unit in units:
-                count += 1
-                yield self._update(unit, mark)
-            high = max(page[-1].last_updated, start) if start else page[-1].last_updated
-            keep = high - timedelta(seconds=self.settings.overlap_seconds)
-            seen = {ticket: stamp for ticket, stamp in seen.items()
-                    if _when(stamp[0]) >= keep}
-            seen.update((row.id, _stamp(row)) for row in page
-                        if row.last_updated >= keep and _by_creator(row))
-            mark = _cursor(high, seen)
+                units = sorted((unit for unit in units_from_history(row,
+                                                                    self.client.history(row.id))
+                                if cut is None or unit.txn.created >= cut),
+                               key=lambda unit: int(unit.txn.id))
+                for unit in units:
+                    count += 1
+                    yield self._update(unit, mark)
+            elif index % size and index < len(changed):
+                continue  # tickets passed over are marked a page at a time
+            mark, seen = self._advance(changed[done:index], start, seen)
+            done = index
             yield CursorMark(mark)
         log.info("rt fetch_updates: %d tickets changed since the cursor, %d histories read, "
                  "%d updates", len(changed), read, count)
+
+    def _advance(self, rows: list[TicketRow], start: datetime | None, seen: Seen
+                 ) -> tuple[str, Seen]:
+        """The cursor past ``rows`` (the tickets read since the last mark, in LastUpdated
+        order), remembering the bridge's own tickets inside the overlap as read."""
+        high = max(rows[-1].last_updated, start) if start else rows[-1].last_updated
+        keep = high - timedelta(seconds=self.settings.overlap_seconds)
+        seen = {ticket: stamp for ticket, stamp in seen.items() if _when(stamp[0]) >= keep}
+        seen.update((row.id, _stamp(row)) for row in rows
+                    if row.last_updated >= keep and _by_creator(row))
+        return _cursor(high, seen), seen
 
     def health(self) -> None:
         self.client.info()

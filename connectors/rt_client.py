@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from connectors.read_retry import read_again
 from connectors.retry_after import retry_after_seconds
 from connectors.rt_answers import (
     AttachmentInfo,
@@ -103,6 +104,11 @@ class TokenAuth(AuthBase):
 # -- the client ---------------------------------------------------------------------------------
 
 
+class _NoAnswer(TransientError):
+    """RT took the call and did not answer in time (or did so moments ago): not asked again
+    in this call, as that would wait as long again."""
+
+
 class RtClient:
     """One ``requests.Session`` to one RT; every call has a timeout and one INFO log line.
 
@@ -112,7 +118,8 @@ class RtClient:
 
     def __init__(self, base_url: str, auth: AuthBase | tuple[str, str], *,
                  timeout: tuple[float, float] = (10.0, 30.0), pool_size: int = 10,
-                 verify: bool | str = True, pause_after_timeout: float = 300.0) -> None:
+                 verify: bool | str = True, pause_after_timeout: float = 300.0,
+                 read_attempts: int = 3, read_retry_wait: float = 0.5) -> None:
         self.base_url = base_url.rstrip("/")
         self.api = f"{self.base_url}/REST/2.0"
         self.timeout = timeout
@@ -121,6 +128,10 @@ class RtClient:
         # timeout, not one per call and retry (monotonic clock: immune to clock changes).
         self.pause_after_timeout = pause_after_timeout
         self._silent_since: float | None = None
+        # A GET that failed for a passing reason is asked again at once (read_retry), except
+        # one RT did not answer in time: that one waited long enough.
+        self.read_attempts = read_attempts
+        self.read_retry_wait = read_retry_wait
         self.session = requests.Session()
         self.session.auth = auth
         self.session.verify = verify
@@ -137,7 +148,17 @@ class RtClient:
     # -- the one place RT's answers are judged ----------------------------------------------
     def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
              json: Any = None) -> Any:
-        """``method path`` under /REST/2.0; the parsed JSON body, or a bridge error."""
+        """``method path`` under /REST/2.0; the parsed JSON body, or a bridge error. A GET
+        is asked again on a transient failure (``read_attempts`` in all); anything else is
+        left to sync, which knows whether repeating it is safe."""
+        if method != "GET":
+            return self._call_once(method, path, params=params, json=json)
+        return read_again(lambda: self._call_once(method, path, params=params, json=json),
+                          self.read_attempts, self.read_retry_wait,
+                          again=lambda error: not isinstance(error, _NoAnswer))
+
+    def _call_once(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                   json: Any = None) -> Any:
         url = path if path.startswith("http") else f"{self.api}/{path.lstrip('/')}"
         shown = url[len(self.api):] if url.startswith(self.api) else url
         shown = shown.split("?", 1)[0]
@@ -151,7 +172,7 @@ class RtClient:
             self._silent_since = time.monotonic()
             limit = (self.timeout[0] if isinstance(exc, requests.ConnectTimeout)
                      else self.timeout[1])
-            raise TransientError(
+            raise _NoAnswer(
                 f"RT at {self.base_url} did not answer {method} {shown} within {limit:g} s",
                 retry_after=self.pause_after_timeout or None) from exc
         except requests.RequestException as exc:
@@ -171,7 +192,7 @@ class RtClient:
             self._silent_since = None
             return
         log.info("RT %s %s: not called, RT did not answer a call just before", method, shown)
-        raise TransientError(f"RT at {self.base_url} did not answer a call moments ago; not "
+        raise _NoAnswer(f"RT at {self.base_url} did not answer a call moments ago; not "
                              f"calling it again ({method} {shown}) for {left:.0f} s",
                              retry_after=left)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from cli_support import Council, add_args, invoke, make_council
 from click.testing import Result
+from support.flaky_proxy import flaky_proxy
 from support.rt_server import RtServer, rt_server
 from support.smtp import MailServer, mail_server, point_config_at
 
@@ -194,3 +196,55 @@ def test_check_on_the_local_connector_says_the_case_store_answers(tmp_path: Path
                              "ready: the bridge can open cases in the CRM\n")
     assert council.ok("connector", "setup").output.startswith(
         "ok       connector 'local': answers; it has nothing to set up\n")
+
+
+def _sync_until(council: RtCouncil, done: Callable[[], bool], most: int) -> int:
+    """Runs of `sync` until ``done()``; how many it took (at most ``most``)."""
+    for run in range(1, most + 1):
+        council.run("sync")
+        if done():
+            return run
+    raise AssertionError(f"not done after {most} runs of sync")
+
+
+def test_behind_a_proxy_failing_30_percent_of_calls_nothing_is_lost_or_doubled(
+        tmp_path: Path, mail: MailServer) -> None:
+    """Three calls in ten fail (refused before RT sees them, a 502, or RT's answer lost
+    after it did the work). Every enquiry gets one ticket, every reply comes back once,
+    and once nothing is left each run succeeds."""
+    server = rt_server()
+    with flaky_proxy(server.url) as proxy:
+        made = make_council(tmp_path)
+        point_config_at(made.config, mail)
+        for old, new in (("    initial_wait: 0.5", "    initial_wait: 0.01"),
+                         ("    max_wait: 10", "    max_wait: 0.05"),
+                         ("    requeue_after: 60", "    requeue_after: 0")):
+            made.edit("config.yaml", old, new)  # retries at once: runs follow each other
+        council = RtCouncil(made, replace(server, url=proxy.url), "token: ${RT_TOKEN}")
+        council.ok("connector", "setup")
+        added = [json.loads(council.ok("enquiry", "add", *add_args(
+            description=f"Pothole number {n} on Main Street, deep"), "--json").stdout)
+            for n in range(6)]
+        proxy.failing = True
+
+        def shown() -> list[dict[str, Any]]:
+            return [council.show(a["reference"]) for a in added]
+
+        _sync_until(council, lambda: all(e["crm_ref"] for e in shown()), most=10)
+        tickets = [e["crm_ref"] for e in shown()]
+        with server.officer() as officer:
+            for enquiry, ticket in zip(added, tickets, strict=True):
+                assert officer.tickets_with("Enquiry ID", enquiry["id"]) == [ticket]
+                officer.reply(ticket, f"Filled on Monday ({enquiry['reference']}).")
+                officer.set_status(ticket, "resolved")
+
+        _sync_until(council, lambda: all(e["status"] == "closed" for e in shown()), most=10)
+        for enquiry, done in zip(added, shown(), strict=True):
+            assert done["response"] == f"Filled on Monday ({enquiry['reference']})."
+            assert [h["event"] for h in done["history"]].count("response") == 1
+
+        quiet = [council.run("sync", "--json") for _ in range(5)]
+        assert [r.exit_code for r in quiet] == [0] * 5, [r.output for r in quiet]
+        assert all(json.loads(r.stdout)["updated"] == 0 for r in quiet)
+        assert set(proxy.tally.failed) == {"refused", "bad_gateway", "lost_answer"}
+        assert proxy.tally.calls >= 30
