@@ -46,10 +46,42 @@ def faults() -> Iterator[FaultServer]:
 
 @pytest.fixture
 def connector(faults: FaultServer, tmp_path: Path) -> Iterator[RtConnector]:
-    made = RtConnector(RtSettings(url=faults.url, token=TOKEN, timeout_seconds=0.5),
+    """One try per call: each failure reaches the caller as RT gave it (the reads asked
+    again are tested below)."""
+    made = RtConnector(RtSettings(url=faults.url, token=TOKEN, timeout_seconds=0.5,
+                                  read_attempts=1),
                        ConnectorContext(tmp_path, _mapping()))
     yield made
     made.close()
+
+
+def test_a_read_is_asked_again_but_a_write_and_a_call_rt_did_not_answer_are_not(
+        faults: FaultServer, tmp_path: Path) -> None:
+    made = RtConnector(RtSettings(url=faults.url, token=TOKEN, timeout_seconds=0.5,
+                                  read_attempts=3, read_retry_wait=0.01,
+                                  pause_after_timeout_seconds=0),
+                       ConnectorContext(tmp_path, _mapping()))
+    try:
+        faults.answer(Fault(502, b"<html>Bad gateway</html>", {"Content-Type": "text/html"}))
+        with pytest.raises(TransientError, match="HTTP 502"):
+            made.health()
+        assert [s.method for s in faults.seen] == ["GET"] * 3
+        faults.seen.clear()
+        with pytest.raises(TransientError, match="HTTP 502"):
+            made.client.comment("7", "A cyclist fell here on Friday.")
+        assert [s.method for s in faults.seen] == ["POST"]
+        faults.seen.clear()
+        faults.answer(Fault(503, b"", {"Retry-After": "120"}))  # longer than it waits
+        with pytest.raises(TransientError):
+            made.health()
+        assert len(faults.seen) == 1
+        faults.seen.clear()
+        faults.answer(Fault(200, _json({"Version": "5.0.3"}), delay=1.5))
+        with pytest.raises(TransientError, match="did not answer GET /rt"):
+            made.health()
+        assert len(faults.seen) == 1
+    finally:
+        made.close()
 
 
 def _json(data: object) -> bytes:
