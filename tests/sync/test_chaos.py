@@ -252,8 +252,9 @@ def _check_mail(bridge: Bridge, folder: Path, kills: int) -> dict[str, int]:
     assert set(delivered) <= recorded, "mail that was never recorded"
     assert sent <= set(delivered), "a message marked sent that never went"
     twice = sum(1 for count in delivered.values() if count > 1)
-    assert max(delivered.values()) <= 2
-    assert twice <= kills
+    # Each extra delivery needs a kill between mailing and recording; two such kills can
+    # fall on the same message (it heads the queue again on the next run).
+    assert sum(count - 1 for count in delivered.values()) <= kills
     return {"messages recorded": sum(states.values()), "messages sent": len(sent),
             "delivered twice (kill between mailing and recording)": twice}
 
