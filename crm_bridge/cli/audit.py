@@ -18,7 +18,8 @@ from crm_bridge.errors import InputError, NotFoundError
 __all__ = ["audit"]
 
 
-def _day(flag: str, text: str | None) -> date | None:
+def day_or_none(flag: str, text: str | None) -> date | None:
+    """``--from``/``--to`` as a day; None when not given."""
     if text is None:
         return None
     try:
@@ -40,7 +41,7 @@ def _day(flag: str, text: str | None) -> date | None:
 def audit(ctx: CliContext, reference: str | None, user: str | None, day_from: str | None,
           day_to: str | None, limit: int, as_json: bool) -> None:
     """Show the audit log, oldest first: by enquiry, by user or between two days."""
-    start, end = _day("--from", day_from), _day("--to", day_to)
+    start, end = day_or_none("--from", day_from), day_or_none("--to", day_to)
     if reference is None and user is None and start is None and end is None:
         raise InputError("--enquiry", "say what to show: --enquiry REF, --user USERNAME, "
                          "or --from DATE and --to DATE")

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 
 import click
 
 from crm_bridge.cli.access import as_option, audit_reads, principal_of, reader
+from crm_bridge.cli.audit import day_or_none
 from crm_bridge.cli.context import CliContext
 from crm_bridge.cli.output import emit_json, json_option, table
 from crm_bridge.errors import InputError
@@ -48,15 +49,6 @@ def _words(extra: tuple[str, ...]) -> str:
         raise InputError("WORDS", f"are {len(words)} characters: search with at most "
                          f"{MAX_WORDS}")
     return words
-
-
-def _day(flag: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(flag, f"'{value}' is not a date: write it like 2026-11-02") from None
 
 
 @click.command("search")
@@ -92,7 +84,7 @@ def search(ctx: CliContext, extra: tuple[str, ...], member: str | None, ward: st
     _check_id(bridge, "--member", member, [m.id for m in config.members])
     _check_id(bridge, "--ward", ward, [w.id for w in config.wards])
     _check_id(bridge, "--category", category, [c.id for c in config.categories])
-    first, last = _day("--from", received_from), _day("--to", received_to)
+    first, last = day_or_none("--from", received_from), day_or_none("--to", received_to)
     if first and last and first > last:
         raise InputError("--to", "is before --from: the end date must be the same or later")
     where = EnquiryFilter(member_id=member, ward_id=ward, category_id=category,

@@ -114,12 +114,12 @@ def candidates(conn: Connection, new: Facts, categories: set[str], window_days: 
     return list(found.values())
 
 
-def _select(branch: ColumnElement[bool]) -> Select[Any]:
+def _select(branch: ColumnElement[bool], received: Any = _c.received_at) -> Select[Any]:
     return (select(*_COLUMNS)
             .where(branch, _c.category_id.in_(bindparam("categories", expanding=True)),
-                   _c.received_at >= bindparam("start"), _c.received_at <= bindparam("end"),
+                   received >= bindparam("start"), received <= bindparam("end"),
                    _c.purged_at.is_(None))
-            .order_by(_c.received_at.desc()).limit(PER_BRANCH))
+            .order_by(received.desc()).limit(PER_BRANCH))
 
 
 @lru_cache(maxsize=32)
@@ -158,13 +158,8 @@ def _near(sqlite: bool) -> Select[Any]:
     few hundred index entries in the box's band of latitude."""
     received = (literal_column("+enquiries.received_at", _c.received_at.type) if sqlite
                 else _c.received_at)
-    return (select(*_COLUMNS)
-            .where(_c.latitude.between(bindparam("south"), bindparam("north")),
-                   _c.longitude.between(bindparam("west"), bindparam("east")),
-                   _c.category_id.in_(bindparam("categories", expanding=True)),
-                   received >= bindparam("start"), received <= bindparam("end"),
-                   _c.purged_at.is_(None))
-            .order_by(received.desc()).limit(PER_BRANCH))
+    return _select(and_(_c.latitude.between(bindparam("south"), bindparam("north")),
+                        _c.longitude.between(bindparam("west"), bindparam("east"))), received)
 
 
 def _postcode(value: str) -> str:
